@@ -1,0 +1,1 @@
+"""The shipped ABC corpus (installed as ``tfdl.abc_data``)."""

@@ -1,0 +1,93 @@
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import tfdl
+from tfdl.layers import DenseLayer, Sampling
+
+
+def test_dense_layer_matches_numpy_and_keras_dense():
+    x = np.random.default_rng(0).normal(size=(4, 5)).astype("float32")
+    layer = DenseLayer(3)
+    y = keras.ops.convert_to_numpy(layer(x))
+    w, b = layer.get_weights()
+    assert w.shape == (5, 3) and b.shape == (3,)
+    np.testing.assert_allclose(y, 1 / (1 + np.exp(-(x @ w + b))), rtol=1e-5, atol=1e-6)
+
+    reference = keras.layers.Dense(3, activation="sigmoid")
+    reference.build((None, 5))
+    reference.set_weights([w, b])
+    np.testing.assert_allclose(y, keras.ops.convert_to_numpy(reference(x)), rtol=1e-5, atol=1e-6)
+
+
+def test_dense_layer_shapes_weights_and_config():
+    layer = DenseLayer(7, name="d")
+    assert layer(np.zeros((2, 3, 4), "float32")).shape == (2, 3, 7)
+    assert len(layer.trainable_weights) == 2
+    clone = DenseLayer.from_config(layer.get_config())
+    assert clone.units == 7 and clone.name == "d"
+
+
+def test_dense_layer_rejects_unknown_last_dimension():
+    with pytest.raises(ValueError, match="last dimension is known"):
+        DenseLayer(3).build((None, None))
+    with pytest.raises(ValueError, match="positive integer"):
+        DenseLayer(0)
+
+
+def test_sampling_statistics_and_seed():
+    mean = np.full((20000, 2), 3.0, "float32")
+    logvar = np.full((20000, 2), np.log(4.0), "float32")  # std 2
+    z = keras.ops.convert_to_numpy(Sampling(seed=1)([mean, logvar]))
+    assert abs(z.mean() - 3.0) < 0.05
+    assert abs(z.std() - 2.0) < 0.05
+    again = keras.ops.convert_to_numpy(Sampling(seed=1)([mean, logvar]))
+    np.testing.assert_array_equal(z, again)  # same seed, same draw
+
+
+def test_sampling_rejects_mismatched_pair():
+    with pytest.raises(ValueError, match="one shape"):
+        Sampling()([np.zeros((2, 3), "float32"), np.zeros((2, 4), "float32")])
+
+
+_CHILD = """
+import json, sys
+import numpy as np, keras
+import tfdl  # registration only: no custom_objects below
+model = keras.models.load_model(sys.argv[1])
+x = np.load(sys.argv[2])
+out = keras.ops.convert_to_numpy(model(x))
+print(json.dumps(out.tolist()))
+"""
+
+
+def test_keras_file_loads_in_a_fresh_process_without_custom_objects(tmp_path):
+    inputs = keras.Input((6,))
+    hidden = DenseLayer(4)(inputs)
+    z = Sampling(seed=3)([hidden, keras.layers.Dense(4)(hidden)])
+    model = keras.Model(inputs, z)
+    path = tmp_path / "layers.keras"
+    model.save(path)
+    x = np.random.default_rng(1).normal(size=(3, 6)).astype("float32")
+    np.save(tmp_path / "x.npy", x)
+    expected = keras.ops.convert_to_numpy(model(x))  # first draw after saving
+
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(path), str(tmp_path / "x.npy")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    loaded = np.array(json.loads(out.stdout.strip().splitlines()[-1]), "float32")
+    np.testing.assert_allclose(loaded, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_public_names_are_registered():
+    for obj in (tfdl.DenseLayer, tfdl.Sampling, tfdl.models.SubclassModel):
+        name = keras.saving.get_registered_name(obj)
+        assert name.startswith("tfdl>")
+        assert keras.saving.get_registered_object(name) is obj

@@ -1,0 +1,134 @@
+import json
+import signal
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfdl.checkpoints import CheckpointDir, CheckpointError
+from tfdl.training import TrainConfig, Trainer
+
+TRUE_W = np.array([[1.0], [-2.0], [0.5]], "float32")
+
+
+def regression_data(seed=0, n=256, batch=32):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3)).astype("float32")
+    y = x @ TRUE_W + 0.3
+    return tf.data.Dataset.from_tensor_slices((x, y)).shuffle(n, seed=1).batch(batch)
+
+
+def mse_loss(model, batch, training):
+    x, y = batch
+    return keras.ops.mean((model(x, training=training) - y) ** 2)
+
+
+def make(out_dir, steps, strategy=None, units=1, lr=0.05, **config):
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(units)])
+        optimizer = keras.optimizers.Adam(lr)
+    cfg = TrainConfig(steps=steps, **config)
+    return Trainer(model, optimizer, mse_loss, out_dir, cfg, strategy=strategy, progress=False)
+
+
+def test_trainer_fits_linear_regression_and_writes_outputs(tmp_path):
+    trainer = make(tmp_path, steps=200, eval_every=50, checkpoint_every=100)
+    history = trainer.fit(regression_data(), val_data=regression_data())
+    assert history.steps == list(range(1, 201))
+    assert history.losses[-1] < 1e-3 < history.losses[0]
+    assert history.val_steps == [50, 100, 150, 200]
+    w, b = trainer.model.get_weights()
+    np.testing.assert_allclose(w, TRUE_W, atol=1e-2)
+    assert (tmp_path / "loss.png").stat().st_size > 1000
+    saved = json.loads((tmp_path / "history.json").read_text())
+    assert saved["losses"] == history.losses
+    assert CheckpointDir(tmp_path / "checkpoints").latest().name == "ckpt-00000200"
+
+
+def test_mirrored_strategy_on_two_logical_cpus_matches_single_device(tmp_path):
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+    assert len(devices) == 2, "conftest splits the CPU in two"
+    strategy = tf.distribute.MirroredStrategy(devices)
+    assert strategy.num_replicas_in_sync == 2
+    mirrored = make(tmp_path / "m", steps=30, strategy=strategy).fit(regression_data())
+    single = make(tmp_path / "s", steps=30).fit(regression_data())
+    # Each replica sees half the batch; the summed, scaled gradients equal the full-batch ones.
+    np.testing.assert_allclose(mirrored.losses, single.losses, rtol=1e-4)
+
+
+def test_resume_continues_exactly_where_training_stopped(tmp_path):
+    straight = make(tmp_path / "a", steps=60).fit(regression_data())
+
+    make(tmp_path / "b", steps=25, checkpoint_every=25).fit(regression_data())
+    resumed_trainer = make(tmp_path / "b", steps=60)
+    resumed = resumed_trainer.fit(regression_data(), resume=True)
+    assert resumed.steps == list(range(1, 61))  # history carried over
+    # same step count, optimizer state and data position: the same losses
+    np.testing.assert_allclose(resumed.losses, straight.losses, rtol=1e-5)
+    assert int(resumed_trainer.optimizer.iterations.numpy()) == 60
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(CheckpointError, match="no checkpoint to resume from"):
+        make(tmp_path, steps=5).fit(regression_data(), resume=True)
+
+
+def test_resume_from_a_different_model_is_a_clear_error(tmp_path):
+    make(tmp_path, steps=5).fit(regression_data())
+    other = make(tmp_path, steps=10, units=2)
+    with pytest.raises(CheckpointError, match="different model"):
+        other.fit(regression_data(), resume=True)
+
+
+def test_crash_during_a_save_leaves_the_last_good_checkpoint(tmp_path):
+    trainer = make(tmp_path, steps=10, checkpoint_every=10)
+    trainer.fit(regression_data())
+    good = trainer.model.get_weights()
+
+    class Exploding(tf.train.Checkpoint):
+        def write(self, prefix):
+            super().write(prefix)
+            raise OSError("disk full")  # dies after writing the data, before meta.json
+
+    checkpoints = CheckpointDir(tmp_path / "checkpoints")
+    trainer.model.set_weights([np.zeros_like(w) for w in good])
+    with pytest.raises(OSError):
+        checkpoints.save(Exploding(model=trainer.model), 11, {"model": None})
+    assert checkpoints.latest().name == "ckpt-00000010"
+    assert not [p for p in (tmp_path / "checkpoints").iterdir() if p.name.startswith(".tmp")]
+
+    fresh = make(tmp_path, steps=10)
+    fresh.fit(regression_data(), resume=True)  # nothing left to do: just restores
+    for a, b in zip(fresh.model.get_weights(), good):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_ctrl_c_saves_a_checkpoint_and_returns(tmp_path):
+    calls = {"n": 0}
+
+    def interrupting_loss(model, batch, training):
+        return mse_loss(model, batch, training)
+
+    trainer = make(tmp_path, steps=1000, checkpoint_every=1000)
+    trainer.loss_fn = interrupting_loss
+    original_step = trainer._train_step
+
+    def step_then_interrupt(batch):
+        calls["n"] += 1
+        out = original_step(batch)
+        if calls["n"] == 7:
+            signal.raise_signal(signal.SIGINT)  # a real Ctrl-C, delivered as KeyboardInterrupt
+        return out
+
+    trainer._train_step = step_then_interrupt
+    history = trainer.fit(regression_data())
+    assert history.interrupted
+    assert CheckpointDir(tmp_path / "checkpoints").latest().name == "ckpt-00000007"
+
+
+def test_bad_config_values_are_rejected():
+    with pytest.raises(ValueError, match="steps must be a positive integer"):
+        TrainConfig(steps=0)

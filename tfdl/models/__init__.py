@@ -1,0 +1,3 @@
+"""tfdl's subclassed Keras models (all registered under package "tfdl")."""
+
+from tfdl.models.basics import IdentityModel, SubclassModel  # noqa: F401

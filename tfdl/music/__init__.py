@@ -1,0 +1,1 @@
+"""The folk-music generator: ABC corpus, vocabulary, data pipeline, generation."""

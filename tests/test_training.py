@@ -132,3 +132,9 @@ def test_ctrl_c_saves_a_checkpoint_and_returns(tmp_path):
 def test_bad_config_values_are_rejected():
     with pytest.raises(ValueError, match="steps must be a positive integer"):
         TrainConfig(steps=0)
+
+
+def test_a_fresh_run_refuses_a_directory_with_checkpoints(tmp_path):
+    make(tmp_path, steps=5).fit(regression_data())
+    with pytest.raises(CheckpointError, match="already holds checkpoints"):
+        make(tmp_path, steps=5).fit(regression_data())

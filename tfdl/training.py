@@ -21,7 +21,7 @@ from pathlib import Path
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from tfdl.checkpoints import CheckpointDir, model_identity, write_text_atomic
+from tfdl.checkpoints import CheckpointDir, CheckpointError, model_identity, write_text_atomic
 
 
 @dataclass
@@ -192,6 +192,12 @@ class Trainer:
         self._build()
         ckpt = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, step=self.step)
         history = History()
+        if not resume and self.checkpoints.latest() is not None:
+            # Starting over here would interleave two runs' checkpoints: refuse.
+            raise CheckpointError(
+                f"{self.checkpoints.directory} already holds checkpoints: resume, or train "
+                "into another directory"
+            )
         if resume:
             meta = self.checkpoints.restore(ckpt, identity=model_identity(self.model))
             history = History.from_dict(meta.get("history", {}))

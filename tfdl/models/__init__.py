@@ -1,3 +1,4 @@
 """tfdl's subclassed Keras models (all registered under package "tfdl")."""
 
 from tfdl.models.basics import IdentityModel, SubclassModel  # noqa: F401
+from tfdl.models.music_rnn import MusicRNN  # noqa: F401

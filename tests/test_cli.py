@@ -1,0 +1,163 @@
+import json
+import zipfile
+
+import pytest
+
+from tfdl.cli import main
+from tfdl.music import abc
+
+TINY = [
+    "--steps",
+    "30",
+    "--rnn-units",
+    "16",
+    "--embedding-dim",
+    "8",
+    "--batch-size",
+    "4",
+    "--seq-length",
+    "40",
+    "--eval-every",
+    "15",
+    "--checkpoint-every",
+    "15",
+    "--no-progress",
+]
+
+
+@pytest.fixture(scope="module")
+def tunes_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("abc") / "tunes.abc"
+    path.write_text("\n\n".join(abc.load_corpus()[:40]) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tunes_file, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    assert (
+        main(
+            [
+                "music",
+                "train",
+                "--data",
+                str(tunes_file),
+                "--out",
+                str(out),
+                "--tracking",
+                "offline",
+                *TINY,
+            ]
+        )
+        == 0
+    )
+    return out
+
+
+def last_json(capsys):
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_train_writes_model_vocab_settings_plot_and_comet_archive(trained):
+    for name in ("model.keras", "vocab.json", "settings.json", "loss.png", "samples.abc"):
+        assert (trained / name).is_file(), name
+    settings = json.loads((trained / "settings.json").read_text())
+    assert settings["steps_done"] == 30 and settings["rnn_units"] == 16
+    assert 0 < settings["val_loss"] < 6
+    archive = next((trained / "comet").glob("*.zip"))
+    with zipfile.ZipFile(archive) as z:
+        messages = [json.loads(line) for line in z.read("messages.json").splitlines()]
+    metrics = {m["payload"]["metric"]["metricName"] for m in messages if m["type"] == "metric_msg"}
+    assert {"loss", "val_loss"} <= metrics
+    params = {
+        m["payload"]["param"]["paramName"]: m["payload"]["param"]["paramValue"]
+        for m in messages
+        if m["type"] == "parameter_msg"
+    }
+    assert params["rnn_units"] == 16 and params["seq_length"] == 40
+
+
+def test_generate_writes_one_abc_file_per_song(trained, tmp_path, capsys):
+    out = tmp_path / "songs"
+    assert (
+        main(
+            [
+                "music",
+                "generate",
+                "--model",
+                str(trained),
+                "--out",
+                str(out),
+                "--num-songs",
+                "3",
+                "--length",
+                "80",
+                "--prime",
+                "X:1\\nM:6/8\\n",
+            ]
+        )
+        == 0
+    )
+    summary = last_json(capsys)
+    files = sorted(out.glob("*.abc"))
+    assert summary["songs"] == 3 and len(files) == 3
+    assert all(f.read_text().startswith("X:1\nM:6/8\n") for f in files)
+
+
+def test_evaluate_prints_one_json_line(trained, tunes_file, capsys):
+    assert main(["music", "evaluate", "--model", str(trained), "--data", str(tunes_file)]) == 0
+    result = last_json(capsys)
+    assert {"loss", "bits_per_char", "chars"} <= result.keys()
+    assert result["chars"] > 1000 and 0 < result["loss"] < 6
+
+
+def test_resume_continues_to_the_new_step_count(tunes_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["music", "train", "--data", str(tunes_file), "--out", str(out), "--tracking", "off"]
+    assert main([*args, *TINY]) == 0
+    more = [*TINY]
+    more[1] = "45"
+    assert main([*args, *more, "--resume"]) == 0
+    summary = last_json(capsys)
+    assert summary["steps_done"] == 45
+    history = json.loads((out / "history.json").read_text())
+    assert history["steps"] == list(range(1, 46))
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["music", "generate", "--model", "{tmp}/missing", "--out", "{tmp}/o"],
+            "no model directory at",
+        ),
+        (
+            ["music", "generate", "--model", "{run}", "--out", "{tmp}/o", "--prime", "X:1\\n€"],
+            "prime has characters not in the vocabulary: '€'",
+        ),
+        (
+            ["music", "train", "--out", "{tmp}/r", "--steps", "5", "--resume", "--tracking", "off"],
+            "no checkpoint to resume from",
+        ),
+        (
+            ["music", "train", "--data", "{tmp}/none.abc", "--out", "{tmp}/r", "--steps", "5"],
+            "no such file or directory",
+        ),
+        (
+            ["music", "evaluate", "--model", "{tmp}", "--data", "{tmp}"],
+            "has no model.keras or vocab.json",
+        ),
+    ],
+)
+def test_user_errors_exit_2_with_one_line(argv, message, trained, tmp_path, capsys):
+    argv = [a.format(tmp=tmp_path, run=trained) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("tfdl: error: ") and message in err[-1]
+
+
+def test_bad_flag_values_are_rejected_by_the_parser(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["music", "train", "--out", "x", "--steps", "0"])
+    assert exit_info.value.code == 2
+    assert "expected a positive integer, got '0'" in capsys.readouterr().err

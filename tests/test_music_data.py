@@ -1,0 +1,77 @@
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from tfdl.models import MusicRNN
+from tfdl.music.dataset import fixed_windows, join_tunes, random_windows
+from tfdl.music.evaluate import evaluate_tunes
+from tfdl.music.vocab import Vocabulary
+
+
+def test_vocabulary_round_trip_and_unknown_characters(tmp_path):
+    vocab = Vocabulary.from_text("X:1\nK:D\nabc|\n")
+    ids = vocab.encode("abc")
+    assert vocab.decode(ids) == "abc"
+    with pytest.raises(ValueError, match=r"not in the vocabulary: 'Z', 'ä'"):
+        vocab.encode("aZäb")
+    vocab.save(tmp_path / "vocab.json")
+    assert Vocabulary.load(tmp_path / "vocab.json") == vocab
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(ValueError, match="not a tfdl vocabulary"):
+        Vocabulary.load(tmp_path / "bad.json")
+
+
+def test_join_tunes_ends_each_tune_with_a_blank_line():
+    assert join_tunes(["X:1\nK:D\nab", "X:1\nK:G\ncd\n"]) == "X:1\nK:D\nab\n\nX:1\nK:G\ncd\n\n"
+
+
+def test_random_windows_follow_get_batch_semantics_and_repeat_with_the_seed():
+    ids = np.arange(1000, dtype=np.int32)  # id == position, so windows reveal their offsets
+    batches = list(random_windows(ids, seq_length=20, batch_size=4, seed=3).take(5))
+    for inputs, targets in batches:
+        assert inputs.shape == (4, 20) and targets.shape == (4, 20)
+        x, y = inputs.numpy(), targets.numpy()
+        np.testing.assert_array_equal(y, x + 1)  # target is the input shifted by one
+        np.testing.assert_array_equal(np.diff(x, axis=1), 1)  # contiguous windows
+    again = list(random_windows(ids, seq_length=20, batch_size=4, seed=3).take(5))
+    for (a, _), (b, _) in zip(batches, again):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    other = next(iter(random_windows(ids, seq_length=20, batch_size=4, seed=4)))[0]
+    assert not np.array_equal(other.numpy(), batches[0][0].numpy())
+
+
+def test_fixed_windows_cover_the_text_in_order():
+    ids = np.arange(101, dtype=np.int32)
+    inputs = np.concatenate([x.numpy() for x, _ in fixed_windows(ids, 10, batch_size=5)])
+    np.testing.assert_array_equal(inputs.ravel(), np.arange(100))
+
+
+def test_windows_reject_text_that_is_too_short():
+    with pytest.raises(ValueError, match="too few"):
+        random_windows(np.arange(10), seq_length=20, batch_size=2)
+
+
+def test_evaluate_matches_a_direct_per_tune_computation():
+    vocab = Vocabulary.from_text("X:1\nK:DGab|c")
+    keras.utils.set_random_seed(0)
+    model = MusicRNN(len(vocab), 4, 8)
+    tunes = ["X:1\nK:D\nab|c", "X:1\nK:G\nabcabcabcabc|abc|"]  # different lengths: padding
+    result = evaluate_tunes(model, vocab, tunes, batch_size=2)
+    total, count = 0.0, 0
+    for tune in tunes:
+        ids = vocab.encode(tune + "\n\n")
+        logits = keras.ops.convert_to_numpy(model(ids[None, :-1]))[0]
+        logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+        total -= logp[np.arange(len(ids) - 1), ids[1:]].sum()
+        count += len(ids) - 1
+    assert result["chars"] == count and result["tunes"] == 2
+    assert result["loss"] == pytest.approx(total / count, rel=1e-5)
+    assert result["bits_per_char"] == pytest.approx(result["loss"] / math.log(2))
+
+
+def test_evaluate_names_unknown_characters():
+    vocab = Vocabulary.from_text("X:1\nK:D")
+    with pytest.raises(ValueError, match="tune 1 has characters not in the vocabulary: 'z'"):
+        evaluate_tunes(MusicRNN(len(vocab), 2, 2), vocab, ["X:1\nK:D\nz"])

@@ -1,0 +1,72 @@
+import keras
+import numpy as np
+import pytest
+
+from tfdl.models import MusicRNN
+
+
+def small_model(vocab=11, seed=0):
+    keras.utils.set_random_seed(seed)
+    model = MusicRNN(vocab, embedding_dim=8, rnn_units=16)
+    model.build((None, None))
+    return model
+
+
+def test_parameter_counts_match_the_lab():
+    model = MusicRNN(83, embedding_dim=256, rnn_units=1024)
+    model.build((None, None))
+    assert model.embedding.count_params() == 21_248
+    assert model.lstm.count_params() == 5_246_976
+    assert model.dense.count_params() == 85_075
+
+
+def test_lstm_keeps_the_arguments_that_allow_cudnn():
+    lstm = small_model().lstm
+    assert lstm.activation.__name__ == "tanh"
+    assert lstm.recurrent_activation.__name__ == "sigmoid"
+    assert lstm.recurrent_dropout == 0 and not lstm.unroll and lstm.use_bias
+    assert lstm.use_cudnn in ("auto", True)
+
+
+def test_any_batch_size_and_explicit_state():
+    model = small_model()
+    ids = np.random.default_rng(0).integers(0, 11, size=(3, 12)).astype("int32")
+    full = keras.ops.convert_to_numpy(model(ids))
+    assert full.shape == (3, 12, 11)
+    # the same sequence in two halves, carrying the state across, gives the same logits
+    first, state = model(ids[:, :5], return_state=True)
+    second = model(ids[:, 5:], initial_state=state)
+    halves = np.concatenate(
+        [keras.ops.convert_to_numpy(first), keras.ops.convert_to_numpy(second)], 1
+    )
+    np.testing.assert_allclose(halves, full, rtol=1e-5, atol=1e-5)
+    single = model(ids[:1])  # batch 1 from the same model, no rebuild
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(single), full[:1], rtol=1e-5, atol=1e-5)
+
+
+def test_step_matches_the_full_sequence_call():
+    model = small_model()
+    ids = np.random.default_rng(1).integers(0, 11, size=(4, 9)).astype("int32")
+    full = keras.ops.convert_to_numpy(model(ids))
+    state = [np.zeros((4, 16), "float32"), np.zeros((4, 16), "float32")]
+    table = model.input_table()
+    for t in range(9):
+        logits, state = model.step(ids[:, t], state, table)
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(logits), full[:, t], atol=1e-5)
+
+
+def test_saves_and_loads_as_keras_file(tmp_path):
+    model = small_model()
+    ids = np.arange(10, dtype="int32").reshape(2, 5)
+    model.save(tmp_path / "music.keras")
+    loaded = keras.models.load_model(tmp_path / "music.keras")
+    assert isinstance(loaded, MusicRNN)
+    assert (loaded.vocab_size, loaded.embedding_dim, loaded.rnn_units) == (11, 8, 16)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded(ids)), keras.ops.convert_to_numpy(model(ids)), atol=1e-6
+    )
+
+
+def test_rejects_bad_sizes():
+    with pytest.raises(ValueError, match="rnn_units must be a positive integer"):
+        MusicRNN(10, 4, 0)

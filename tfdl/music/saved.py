@@ -1,0 +1,71 @@
+"""A trained music model on disk: ``model.keras``, ``vocab.json`` and ``settings.json``."""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import keras
+
+from tfdl.checkpoints import write_text_atomic
+from tfdl.models import MusicRNN
+from tfdl.music.vocab import Vocabulary
+
+MODEL_FILE = "model.keras"
+VOCAB_FILE = "vocab.json"
+SETTINGS_FILE = "settings.json"
+
+
+def save_model_file(model, path):
+    """``model.save(path)`` through a temporary file and a rename: never half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
+    os.close(fd)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_music_model(directory, model, vocab, settings):
+    """Write the model, its vocabulary and its settings (a JSON-able dict) to ``directory``."""
+    directory = Path(directory)
+    vocab.save(directory / VOCAB_FILE)
+    save_model_file(model, directory / MODEL_FILE)
+    write_text_atomic(directory / SETTINGS_FILE, json.dumps(settings, indent=2) + "\n")
+
+
+def load_music_model(directory):
+    """``(model, vocab, settings)`` from a directory written by `save_music_model`.
+
+    Raises FileNotFoundError or ValueError with one clear line when the directory
+    is missing, incomplete, or holds another kind of model.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"no model directory at {directory}")
+    missing = [n for n in (MODEL_FILE, VOCAB_FILE) if not (directory / n).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"{directory} has no {' or '.join(missing)}: not a model directory written by "
+            "'tfdl music train'"
+        )
+    vocab = Vocabulary.load(directory / VOCAB_FILE)
+    try:
+        model = keras.models.load_model(directory / MODEL_FILE)
+    except Exception as e:  # keras raises many types for a bad file; name the file instead
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"cannot load {directory / MODEL_FILE}: {first}") from None
+    if not isinstance(model, MusicRNN):
+        raise ValueError(f"{directory / MODEL_FILE} holds a {type(model).__name__}, not a MusicRNN")
+    if model.vocab_size != len(vocab):
+        raise ValueError(
+            f"{directory}: the model has {model.vocab_size} characters but vocab.json "
+            f"has {len(vocab)}"
+        )
+    settings_path = directory / SETTINGS_FILE
+    settings = json.loads(settings_path.read_text()) if settings_path.is_file() else {}
+    return model, vocab, settings

@@ -1,0 +1,129 @@
+"""Rebuild folk_tunes.abc and folk_tunes.json from the ABC files shipped with music21.
+
+    python abc_data/build_corpus.py            # rewrites the files next to this script
+    python abc_data/build_corpus.py --out-dir /tmp/corpus
+
+The output depends only on the installed music21 corpus and on
+``tfdl.music.abc``: sources are read in a fixed order, files in sorted order,
+and nothing time- or machine-dependent is written, so two runs with the same
+music21 version give byte-identical files.
+"""
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+try:
+    from tfdl.music import abc
+except ModuleNotFoundError:  # run as a script from a checkout: put the repo root on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tfdl.music import abc
+
+# music21 corpus directories, in the order tunes are written (and deduplicated:
+# the first copy of a tune wins). All three are instrumental dance tunes and airs
+# of the Irish and Scottish fiddle tradition, the style of the 6.S191 lab corpus.
+# Left out: essenFolksong (2.6 MB of German vocal songs, a different idiom, licensed
+# for non-commercial use only) and miscFolk (185 tunes, several written for two
+# voices, which a one-line character model cannot learn).
+SOURCES = ("oneills1850", "ryansMammoth", "airdsAirs")
+HERE = Path(__file__).resolve().parent
+# O'Neill's tune number, from "B:O'Neill's 1720" (any case), else from "X: 1720".
+ONEILLS_NUMBER = re.compile(r"(?mi)^B:.*?o'?neill'?s?\s*(\d+)|\AX:\s*(\d+)")
+
+
+def music21_corpus() -> tuple[Path, str]:
+    """The installed music21 corpus directory and music21's version."""
+    import music21
+
+    return Path(music21.common.getCorpusFilePath()), music21.__version__
+
+
+def load_source(source_dir: Path) -> tuple[list[str], int]:
+    """Normalised tunes of one collection, and how many second settings were dropped.
+
+    music21's O'Neill's files overlap (1701-1780 and 1710-1750, 0732-0758_bs and
+    _mh, ...): 171 of the book's tune numbers were transcribed twice, by
+    different people, so the texts differ and ``dedupe`` cannot see it. Keeping
+    only the first transcription of each number (in sorted file order) stops
+    one tune from landing in both the training and the validation split.
+    """
+    if source_dir.name != "oneills1850":
+        return abc.load_tunes(source_dir), 0
+    raw = [
+        tune
+        for file in sorted(source_dir.rglob("*.abc"))
+        for tune in abc.split_tunes(file.read_text(encoding="utf-8"))
+    ]
+    seen: set[str] = set()
+    first = []
+    for tune in raw:
+        match = ONEILLS_NUMBER.search(tune)
+        number = (match.group(1) or match.group(2)) if match else tune
+        if number not in seen:
+            seen.add(number)
+            first.append(tune)
+    return [t for t in map(abc.normalise_tune, first) if t is not None], len(raw) - len(first)
+
+
+def build(out_dir: str | Path = HERE, corpus_dir: str | Path | None = None) -> dict:
+    """Write ``folk_tunes.abc`` and ``folk_tunes.json`` into ``out_dir``; return the stats."""
+    corpus, version = music21_corpus()
+    corpus = Path(corpus_dir) if corpus_dir is not None else corpus
+    tunes: list[str] = []
+    sources = {}
+    for name in SOURCES:
+        loaded, second_settings = load_source(corpus / name)
+        before = len(tunes)
+        tunes = abc.dedupe(tunes + loaded)  # keeps earlier tunes first, in order
+        sources[name] = {
+            "files": len(list((corpus / name).rglob("*.abc"))),
+            "second_settings_dropped": second_settings,
+            "tunes_loaded": len(loaded),
+            "duplicates_dropped": len(loaded) - (len(tunes) - before),
+            "tunes_kept": len(tunes) - before,
+        }
+    text = "\n\n".join(tunes) + "\n"
+    charset = sorted(set(text))
+    stats = {
+        "music21_version": version,
+        "sources": sources,
+        "tunes": len(tunes),
+        "duplicates_dropped": sum(s["duplicates_dropped"] for s in sources.values()),
+        "chars": len(text),
+        "bytes": len(text.encode("utf-8")),
+        "vocab_size": len(charset),
+        "charset": "".join(charset),
+    }
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # newline="\n" so Windows writes the same bytes
+    (out_dir / "folk_tunes.abc").write_text(text, encoding="utf-8", newline="\n")
+    (out_dir / "folk_tunes.json").write_text(
+        json.dumps(stats, indent=2) + "\n", encoding="utf-8", newline="\n"
+    )
+    return stats
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out-dir", type=Path, default=HERE, help="default: %(default)s")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    stats = build(args.out_dir)
+    seconds = time.perf_counter() - start
+    for name, s in stats["sources"].items():
+        print(
+            f"{name:14s} {s['tunes_kept']:5d} tunes ({s['duplicates_dropped']} duplicates, "
+            f"{s['second_settings_dropped']} second settings dropped)"
+        )
+    print(
+        f"total          {stats['tunes']:5d} tunes, {stats['chars']} chars, "
+        f"vocab {stats['vocab_size']}, written to {args.out_dir} in {seconds:.1f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -27,6 +27,13 @@ def test_top_k_one_is_greedy_decoding_of_the_full_model():
     np.testing.assert_array_equal(predicted, ids[len(prime) :])
 
 
+def test_one_song_path_matches_the_batch_path():
+    sampler = SongSampler(random_model(2), VOCAB)
+    one = sampler.sample(1, length=50, top_k=1, prime="X:1\n")[0]
+    batch = sampler.sample(3, length=50, top_k=1, prime="X:1\n")
+    assert batch == [one] * 3
+
+
 def test_same_seed_same_songs_other_seed_other_songs():
     sampler = SongSampler(random_model(), VOCAB)
     a = sampler.sample(4, length=60, seed=7)

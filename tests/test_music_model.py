@@ -70,3 +70,19 @@ def test_saves_and_loads_as_keras_file(tmp_path):
 def test_rejects_bad_sizes():
     with pytest.raises(ValueError, match="rnn_units must be a positive integer"):
         MusicRNN(10, 4, 0)
+
+
+def test_step_with_transposed_recurrent_blocks_gives_the_same_numbers():
+    model = small_model()
+    ids = np.array([[3], [5]], "int32")[:1, 0]  # one song
+    state = [np.random.default_rng(2).normal(size=(1, 16)).astype("float32")] * 2
+    plain, plain_state = model.step(ids, state)
+    blocked, blocked_state = model.step(ids, state, recurrent_blocks_t=model.recurrent_blocks_t())
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(blocked), keras.ops.convert_to_numpy(plain), atol=1e-5
+    )
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(blocked_state[1]),
+        keras.ops.convert_to_numpy(plain_state[1]),
+        atol=1e-5,
+    )

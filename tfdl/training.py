@@ -15,6 +15,7 @@ on shared storage, and only the chief writes checkpoints and plots). Batches fro
 
 import dataclasses
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,7 @@ class History:
 
     steps: list = field(default_factory=list)
     losses: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)  # wall time into this fit() at each step
     val_steps: list = field(default_factory=list)
     val_losses: list = field(default_factory=list)
     val_metrics: list = field(default_factory=list)  # dicts, one per evaluation
@@ -211,12 +213,14 @@ class Trainer:
             total=cfg.steps, initial=start, disable=not self.progress, desc="train", unit="step"
         )
         running = None
+        started = time.perf_counter()
         try:
             while int(self.step.numpy()) < cfg.steps:
                 values = {k: float(v) for k, v in self._train_step(next(iterator)).items()}
                 step = int(self.step.numpy())
                 history.steps.append(step)
                 history.losses.append(values["loss"])
+                history.seconds.append(time.perf_counter() - started)
                 # Exponential running mean for the bar: steadier than the last batch.
                 running = (
                     values["loss"] if running is None else 0.9 * running + 0.1 * values["loss"]

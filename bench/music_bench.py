@@ -1,0 +1,145 @@
+"""Lab-1 music RNN vs tfdl, at the lab's model size, in one run; prints one JSON line.
+
+    python bench/music_bench.py [--train-steps 20] [--lab-chars 200] [--length 1000]
+
+Training: the lab feeds numpy random batches (get_batch) into a @tf.function step;
+tfdl runs the shared Trainer on its tf.data window pipeline. Generation: the lab
+calls a batch-1 stateful model eagerly once per character; tfdl runs its compiled
+sampling loop for 1 song and for 64 songs at once. Rates are characters per second.
+"""
+
+import argparse
+import json
+import os
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from tfdl.models import MusicRNN  # noqa: E402
+from tfdl.music import abc  # noqa: E402
+from tfdl.music.dataset import join_tunes, random_windows  # noqa: E402
+from tfdl.music.generate import SongSampler  # noqa: E402
+from tfdl.music.train import music_loss  # noqa: E402
+from tfdl.music.vocab import Vocabulary  # noqa: E402
+from tfdl.training import TrainConfig, Trainer  # noqa: E402
+
+BATCH, SEQ, EMB, UNITS, LR = 8, 100, 256, 1024, 5e-3  # the lab's settings
+
+
+def lab_model(vocab_size, batch_size):
+    return keras.Sequential(
+        [
+            keras.Input(batch_shape=(batch_size, None), dtype="int32"),
+            keras.layers.Embedding(vocab_size, EMB),
+            keras.layers.LSTM(
+                UNITS,
+                return_sequences=True,
+                stateful=batch_size == 1,
+                recurrent_initializer="glorot_uniform",
+            ),
+            keras.layers.Dense(vocab_size),
+        ]
+    )
+
+
+def lab_training(ids, vocab_size, steps):
+    model = lab_model(vocab_size, None)
+    optimizer = keras.optimizers.Adam(LR)
+
+    def get_batch():  # the lab's get_batch: numpy random offsets
+        idx = np.random.choice(len(ids) - SEQ - 1, BATCH)
+        x = np.array([ids[i : i + SEQ] for i in idx])
+        y = np.array([ids[i + 1 : i + SEQ + 1] for i in idx])
+        return x, y
+
+    @tf.function
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            y_hat = model(x)
+            loss = keras.losses.sparse_categorical_crossentropy(y, y_hat, from_logits=True)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    train_step(*get_batch())  # trace and build outside the timing
+    started = time.perf_counter()
+    for _ in range(steps):
+        float(tf.reduce_mean(train_step(*get_batch())))
+    return steps * BATCH * SEQ / (time.perf_counter() - started)
+
+
+def tfdl_training(ids, vocab_size, steps, warmup=3):
+    model = MusicRNN(vocab_size, EMB, UNITS)
+    model.build((None, None))
+    optimizer = keras.optimizers.Adam(LR)
+    data = random_windows(ids, SEQ, BATCH, seed=0)
+    config = TrainConfig(steps=warmup + steps, checkpoint_every=10**9)
+    with tempfile.TemporaryDirectory() as out:
+        history = Trainer(model, optimizer, music_loss, out, config, progress=False).fit(data)
+    # time from the end of the warm-up steps (tracing, building) to the last step
+    return steps * BATCH * SEQ / (history.seconds[-1] - history.seconds[warmup - 1])
+
+
+def lab_generation(vocab, chars):
+    model = lab_model(len(vocab), 1)
+    input_eval = tf.expand_dims(vocab.encode("X"), 0)
+    model(input_eval)  # build outside the timing
+    started = time.perf_counter()
+    for _ in range(chars):  # the lab's generate_text loop
+        predictions = tf.squeeze(model(input_eval), 0)
+        predicted_id = tf.random.categorical(predictions, num_samples=1)[-1, 0].numpy()
+        input_eval = tf.expand_dims([predicted_id], 0)
+    return chars / (time.perf_counter() - started)
+
+
+def tfdl_generation(vocab, songs, length, jit_compile):
+    keras.utils.set_random_seed(0)
+    model = MusicRNN(len(vocab), EMB, UNITS)
+    model.build((None, None))
+    sampler = SongSampler(model, vocab, jit_compile=jit_compile)
+    sampler.sample(songs, length=8, prime="X")  # trace (and compile) outside the timing
+    started = time.perf_counter()
+    out = sampler.sample(songs, length=length, prime="X")
+    seconds = time.perf_counter() - started
+    return sum(len(s) - 1 for s in out) / seconds  # characters generated, prime excluded
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train-steps", type=int, default=20)
+    parser.add_argument("--lab-chars", type=int, default=200)
+    parser.add_argument("--length", type=int, default=1000)
+    parser.add_argument("--batch-length", type=int, default=300)
+    args = parser.parse_args()
+
+    tunes = abc.load_corpus()
+    vocab = Vocabulary.from_text(join_tunes(tunes))
+    ids = vocab.encode(join_tunes(tunes))
+    result = {"vocab_size": len(vocab), "cpu_threads": os.cpu_count()}
+    result["lab_train_chars_per_s"] = lab_training(ids, len(vocab), args.train_steps)
+    result["tfdl_train_chars_per_s"] = tfdl_training(ids, len(vocab), args.train_steps)
+    result["lab_generate_chars_per_s"] = lab_generation(vocab, args.lab_chars)
+    result["tfdl_generate_1_song_chars_per_s"] = tfdl_generation(vocab, 1, args.length, False)
+    result["tfdl_generate_64_songs_chars_per_s"] = tfdl_generation(
+        vocab, 64, args.batch_length, False
+    )
+    result["tfdl_xla_generate_1_song_chars_per_s"] = tfdl_generation(vocab, 1, args.length, True)
+    result["tfdl_xla_generate_64_songs_chars_per_s"] = tfdl_generation(
+        vocab, 64, args.batch_length, True
+    )
+    lab = result["lab_generate_chars_per_s"]
+    result["train_ratio"] = result["tfdl_train_chars_per_s"] / result["lab_train_chars_per_s"]
+    result["generate_1_song_ratio"] = result["tfdl_generate_1_song_chars_per_s"] / lab
+    result["generate_64_songs_ratio"] = result["tfdl_generate_64_songs_chars_per_s"] / lab
+    result["xla_generate_1_song_ratio"] = result["tfdl_xla_generate_1_song_chars_per_s"] / lab
+    result["xla_generate_64_songs_ratio"] = result["tfdl_xla_generate_64_songs_chars_per_s"] / lab
+    print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in result.items()}))
+
+
+if __name__ == "__main__":
+    main()

@@ -9,6 +9,7 @@ Standard library only: this is the first thing run on a fresh machine.
 
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -74,6 +75,10 @@ def ensure_venv():
 
 def demo():
     ensure_venv()
+    demo_dir = ROOT / "runs" / "demo"
+    if demo_dir.exists():  # a fresh demo each time: training refuses a dir with checkpoints
+        print(f"+ rm -r {os.path.relpath(demo_dir, ROOT)}", flush=True)
+        shutil.rmtree(demo_dir)
     for args in (DEMO_TRAIN, DEMO_GENERATE):
         check([venv_exe("tfdl"), *args])
     return 0

@@ -68,7 +68,7 @@ def test_train_writes_model_vocab_settings_plot_and_comet_archive(trained):
     with zipfile.ZipFile(archive) as z:
         messages = [json.loads(line) for line in z.read("messages.json").splitlines()]
     metrics = {m["payload"]["metric"]["metricName"] for m in messages if m["type"] == "metric_msg"}
-    assert {"loss", "val_loss"} <= metrics
+    assert {"loss", "val_loss", "bits_per_char", "val_bits_per_char"} <= metrics
     params = {
         m["payload"]["param"]["paramName"]: m["payload"]["param"]["paramValue"]
         for m in messages

@@ -69,3 +69,13 @@ def load_music_model(directory):
     settings_path = directory / SETTINGS_FILE
     settings = json.loads(settings_path.read_text()) if settings_path.is_file() else {}
     return model, vocab, settings
+
+
+def pretrained_dir():
+    """The directory of the music model that ships inside tfdl (``tfdl/pretrained/music``)."""
+    directory = Path(__file__).resolve().parent.parent / "pretrained" / "music"
+    if not (directory / MODEL_FILE).is_file():
+        raise FileNotFoundError(
+            f"no pretrained model at {directory}: pass --model DIR (from 'tfdl music train')"
+        )
+    return directory

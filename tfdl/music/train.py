@@ -54,11 +54,12 @@ class MusicConfig:
 
 
 def music_loss(model, batch, training):
-    """Mean next-character cross-entropy (nats) over a batch of windows."""
+    """Mean next-character cross-entropy over a batch of windows: nats, and bits per char."""
     inputs, targets = batch  # (batch, time) each
     logits = model(inputs, training=training)  # (batch, time, vocab)
     nats = keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)
-    return keras.ops.mean(nats)
+    loss = keras.ops.mean(nats)
+    return loss, {"bits_per_char": loss / math.log(2)}
 
 
 def _vocabulary(path, tunes, resume):
@@ -174,6 +175,7 @@ def train_music(
                 config.sample_songs, length=1500, seed=config.seed
             )
             (out_dir / "samples.abc").write_text("\n\n".join(songs) + "\n")
+            tracker.log_asset(out_dir / "samples.abc")
             for n, song in enumerate(songs, 1):
                 tracker.log_text(song, metadata={"sample": n, "step": settings["steps_done"]})
         return settings

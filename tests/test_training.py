@@ -138,3 +138,16 @@ def test_a_fresh_run_refuses_a_directory_with_checkpoints(tmp_path):
     make(tmp_path, steps=5).fit(regression_data())
     with pytest.raises(CheckpointError, match="already holds checkpoints"):
         make(tmp_path, steps=5).fit(regression_data())
+
+
+def test_atomic_writes_leave_ordinary_file_permissions(tmp_path):
+    import os
+
+    from tfdl.checkpoints import write_text_atomic
+
+    old = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "a.json", "{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644

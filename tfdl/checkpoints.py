@@ -27,12 +27,24 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, unreadable or belongs to another model."""
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def make_readable(path):
+    """Give a mkstemp file (created 0600) the mode an ordinary new file would have."""
+    os.chmod(path, 0o666 & ~_umask())
+
+
 def write_text_atomic(path, text):
     """Write ``text`` to ``path`` through a temporary file and a rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        make_readable(tmp)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -92,6 +104,7 @@ class CheckpointDir:
         final = self.directory / f"{_PREFIX}{int(step):08d}"
         tmp = Path(tempfile.mkdtemp(dir=self.directory, prefix=f".tmp-{final.name}-"))
         try:
+            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700
             checkpoint.write(str(tmp / "state"))
             # meta.json last: its presence marks the directory complete.
             write_text_atomic(tmp / "meta.json", json.dumps({**meta, "step": int(step)}))

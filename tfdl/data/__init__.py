@@ -1,0 +1,1 @@
+"""Datasets for the labs, loaded from files on disk (no download needed)."""

@@ -1,0 +1,58 @@
+"""How good a model's songs are: valid fraction, length, and copies of training tunes.
+
+``tfdl music report`` generates songs and prints `song_report` as one JSON line.
+"""
+
+from collections import Counter
+
+from tfdl.music import abc
+from tfdl.music.export import check_songs
+from tfdl.music.songs import MemorisationIndex, reason_kind, valid_fraction
+
+
+def training_tunes(settings, data=None):
+    """The tunes a model learnt from, rebuilt from its ``settings.json``.
+
+    ``settings["data"]`` names the ABC file or directory ("shipped corpus" for the
+    corpus inside tfdl); ``data`` replaces it (the file has moved). The training
+    split is redone with the settings' ``val_fraction`` and ``seed``, as training did.
+    """
+    source = data if data is not None else settings.get("data", "shipped corpus")
+    try:
+        tunes = abc.load_corpus() if source == "shipped corpus" else abc.load_tunes(source)
+    except abc.ABCError as e:
+        raise ValueError(f"cannot load the model's training tunes ({e}): pass --data") from None
+    train, _ = abc.train_val_split(
+        tunes, settings.get("val_fraction", 0.1), settings.get("seed", 0)
+    )
+    return train
+
+
+def song_report(songs, train_tunes, run_length=60, processes=None, min_bars=4, min_notes=8):
+    """A JSON-able summary of generated songs.
+
+    Keys: ``songs``; ``valid`` and ``valid_fraction`` (see `tfdl.music.songs.check_song`);
+    ``reasons``, how many invalid songs failed in each layer; ``mean_length`` in
+    characters (all songs) and ``mean_bars`` (valid songs); ``memorised`` and
+    ``memorised_fraction``, the songs holding ``run_length`` characters of music copied
+    from one training tune (`tfdl.music.songs.MemorisationIndex`).
+    """
+    songs = list(songs)
+    if not songs:
+        raise ValueError("no songs to report on")
+    checks = check_songs(songs, processes, min_bars, min_notes)
+    index = MemorisationIndex(train_tunes, run_length)
+    memorised = sum(map(index.contains_run, songs))
+    valid_bars = [c.bars for c in checks if c.valid]
+    reasons = Counter(reason_kind(c.reason) for c in checks if not c.valid)
+    return {
+        "songs": len(songs),
+        "valid": len(valid_bars),
+        "valid_fraction": round(valid_fraction(checks), 4),
+        "mean_length": round(sum(map(len, songs)) / len(songs), 1),
+        "mean_bars": round(sum(valid_bars) / len(valid_bars), 1) if valid_bars else 0.0,
+        "memorised": memorised,
+        "memorised_fraction": round(memorised / len(songs), 4),
+        "run_length": run_length,
+        "reasons": dict(sorted(reasons.items())),
+    }

@@ -1,0 +1,1 @@
+"""Models trained by tfdl and shipped with it (see README.md here)."""

@@ -151,3 +151,11 @@ def test_atomic_writes_leave_ordinary_file_permissions(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_history_clock_continues_across_a_resume(tmp_path):
+    first = make(tmp_path, steps=10, checkpoint_every=10).fit(regression_data())
+    resumed = make(tmp_path, steps=20).fit(regression_data(), resume=True)
+    assert resumed.seconds[:10] == first.seconds
+    assert all(b >= a for a, b in zip(resumed.seconds, resumed.seconds[1:]))
+    assert resumed.seconds[10] >= first.seconds[-1]

@@ -50,7 +50,7 @@ class History:
 
     steps: list = field(default_factory=list)
     losses: list = field(default_factory=list)
-    seconds: list = field(default_factory=list)  # wall time into this fit() at each step
+    seconds: list = field(default_factory=list)  # training wall time at each step, all fits
     val_steps: list = field(default_factory=list)
     val_losses: list = field(default_factory=list)
     val_metrics: list = field(default_factory=list)  # dicts, one per evaluation
@@ -213,7 +213,8 @@ class Trainer:
             total=cfg.steps, initial=start, disable=not self.progress, desc="train", unit="step"
         )
         running = None
-        started = time.perf_counter()
+        # Continue the clock of the run being resumed, so seconds[-1] is its total time.
+        started = time.perf_counter() - (history.seconds[-1] if history.seconds else 0.0)
         try:
             while int(self.step.numpy()) < cfg.steps:
                 values = {k: float(v) for k, v in self._train_step(next(iterator)).items()}

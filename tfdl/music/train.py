@@ -2,7 +2,6 @@
 
 import dataclasses
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,10 +149,8 @@ def train_music(
         progress=progress,
     )
     vocab.save(checkpoint_vocab)
-    started = time.time()
     try:
         history = trainer.fit(train_data, val_data=val_data, resume=resume)
-        seconds = time.time() - started
         val_loss = history.val_losses[-1] if history.val_losses else float("nan")
         settings = {
             **dataclasses.asdict(config),
@@ -166,7 +163,7 @@ def train_music(
             "data": str(data) if data is not None else "shipped corpus",
             "val_loss": val_loss,
             "val_bits_per_char": val_loss / math.log(2),
-            "train_seconds": round(seconds, 1),
+            "train_seconds": round(history.seconds[-1] if history.seconds else 0.0, 1),
         }
         save_music_model(out_dir, model, vocab, settings)
         tracker.log_asset(out_dir / "settings.json")

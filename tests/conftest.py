@@ -13,3 +13,40 @@ _cpus = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(
     _cpus[0], [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
 )
+
+
+# -- a tiny music model, trained once per session, shared by the CLI tests ----------------
+
+import json  # noqa: E402
+
+import pytest  # noqa: E402
+
+# A model that trains in seconds: enough to exercise every command, not to make music.
+TINY_MUSIC = "--steps 30 --rnn-units 16 --embedding-dim 8 --batch-size 4 --seq-length 40".split()
+TINY_MUSIC += "--eval-every 15 --checkpoint-every 15 --no-progress".split()
+
+
+@pytest.fixture(scope="session")
+def tunes_file(tmp_path_factory):
+    """40 tunes of the shipped corpus in one ABC file."""
+    from tfdl.music import abc
+
+    path = tmp_path_factory.mktemp("abc") / "tunes.abc"
+    path.write_text("\n\n".join(abc.load_corpus()[:40]) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained(tunes_file, tmp_path_factory):
+    """A model directory from `tfdl music train` on `tunes_file`, tracked offline."""
+    from tfdl.cli import main
+
+    out = tmp_path_factory.mktemp("run")
+    argv = ["music", "train", "--data", str(tunes_file), "--out", str(out)]
+    assert main([*argv, "--tracking", "offline", *TINY_MUSIC]) == 0
+    return out
+
+
+def last_json_line(capsys):
+    """The last line a command printed, parsed as JSON."""
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])

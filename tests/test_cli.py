@@ -2,60 +2,11 @@ import json
 import zipfile
 
 import pytest
+from conftest import TINY_MUSIC, last_json_line
 
 from tfdl.cli import main
-from tfdl.music import abc
 
-TINY = [
-    "--steps",
-    "30",
-    "--rnn-units",
-    "16",
-    "--embedding-dim",
-    "8",
-    "--batch-size",
-    "4",
-    "--seq-length",
-    "40",
-    "--eval-every",
-    "15",
-    "--checkpoint-every",
-    "15",
-    "--no-progress",
-]
-
-
-@pytest.fixture(scope="module")
-def tunes_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("abc") / "tunes.abc"
-    path.write_text("\n\n".join(abc.load_corpus()[:40]) + "\n")
-    return path
-
-
-@pytest.fixture(scope="module")
-def trained(tunes_file, tmp_path_factory):
-    out = tmp_path_factory.mktemp("run")
-    assert (
-        main(
-            [
-                "music",
-                "train",
-                "--data",
-                str(tunes_file),
-                "--out",
-                str(out),
-                "--tracking",
-                "offline",
-                *TINY,
-            ]
-        )
-        == 0
-    )
-    return out
-
-
-def last_json(capsys):
-    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+TINY = TINY_MUSIC
 
 
 def test_train_writes_model_vocab_settings_plot_and_comet_archive(trained):
@@ -98,7 +49,7 @@ def test_generate_writes_one_abc_file_per_song(trained, tmp_path, capsys):
         )
         == 0
     )
-    summary = last_json(capsys)
+    summary = last_json_line(capsys)
     files = sorted(out.glob("*.abc"))
     assert summary["songs"] == 3 and len(files) == 3
     assert all(f.read_text().startswith("X:1\nM:6/8\n") for f in files)
@@ -106,7 +57,7 @@ def test_generate_writes_one_abc_file_per_song(trained, tmp_path, capsys):
 
 def test_evaluate_prints_one_json_line(trained, tunes_file, capsys):
     assert main(["music", "evaluate", "--model", str(trained), "--data", str(tunes_file)]) == 0
-    result = last_json(capsys)
+    result = last_json_line(capsys)
     assert {"loss", "bits_per_char", "chars"} <= result.keys()
     assert result["chars"] > 1000 and 0 < result["loss"] < 6
 
@@ -118,7 +69,7 @@ def test_resume_continues_to_the_new_step_count(tunes_file, tmp_path, capsys):
     more = [*TINY]
     more[1] = "45"
     assert main([*args, *more, "--resume"]) == 0
-    summary = last_json(capsys)
+    summary = last_json_line(capsys)
     assert summary["steps_done"] == 45
     history = json.loads((out / "history.json").read_text())
     assert history["steps"] == list(range(1, 46))

@@ -6,20 +6,14 @@ import json
 import zipfile
 
 import pytest
+from conftest import last_json_line
 
 from tfdl.cli import main
 from tfdl.music import abc, saved
 from tfdl.music.export import MissingToolError, find_abcm2ps, find_synthesiser
 from tfdl.music.songs import check_song, music_text
 
-# as in test_cli.py: a model that trains in seconds
-TINY = "--steps 30 --rnn-units 16 --embedding-dim 8 --batch-size 4 --seq-length 40".split()
-TINY += "--eval-every 15 --checkpoint-every 15 --no-progress".split()
 TUNE = "X:1\nT:x\nM:6/8\nL:1/8\nK:D\n|:ABc def|gfe dcB|ABc def|gfe d3:|"
-
-
-def last_json(capsys):
-    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
 
 
 def installed(find):
@@ -28,21 +22,6 @@ def installed(find):
         return True
     except MissingToolError:
         return False
-
-
-@pytest.fixture(scope="module")
-def tunes_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("abc") / "tunes.abc"
-    path.write_text("\n\n".join(abc.load_corpus()[:40]) + "\n")
-    return path
-
-
-@pytest.fixture(scope="module")
-def trained(tunes_file, tmp_path_factory):
-    out = tmp_path_factory.mktemp("run")
-    argv = ["music", "train", "--data", str(tunes_file), "--out", str(out), "--tracking", "off"]
-    assert main([*argv, *TINY]) == 0
-    return out
 
 
 def test_generate_writes_files_for_valid_songs_and_logs_them_as_assets(trained, tmp_path, capsys):
@@ -54,7 +33,7 @@ def test_generate_writes_files_for_valid_songs_and_logs_them_as_assets(trained, 
     # a whole tune as the prime, and 3 more characters: valid songs from a tiny model
     argv += ["--length", "3", "--prime", TUNE.replace("\n", "\\n") + "\\n", "--tracking", "offline"]
     assert main([*argv, *flags]) == 0
-    summary = last_json(capsys)
+    summary = last_json_line(capsys)
     songs = sorted(out.glob("*.abc"))
     valid = [p for p in songs if check_song(p.read_text()).valid]
     assert summary["songs"] == 3 and len(songs) == 3
@@ -124,7 +103,7 @@ def test_export_to_out_writes_only_what_was_asked(abc_dir, tmp_path, capsys):
     out = tmp_path / "out"
     argv = ["music", "export", str(abc_dir / "sub" / "one.abc"), "--out", str(out), "--sheet"]
     assert main(argv) == 0
-    summary = last_json(capsys)
+    summary = last_json_line(capsys)
     assert (summary["songs"], summary["valid"], summary["sheet"]) == (1, 1, 1)
     assert "midi" not in summary and [p.name for p in out.iterdir()] == ["one.svg"]
 
@@ -158,7 +137,7 @@ def test_report_prints_validity_and_memorisation(trained, tunes_file, capsys):
     copied = header + music_text(train[3])[:70]
     argv = ["music", "report", "--model", str(trained), "--num-songs", "3", "--length", "20"]
     assert main([*argv, "--prime", copied.replace("\n", "\\n")]) == 0
-    report = last_json(capsys)
+    report = last_json_line(capsys)
     assert report["songs"] == 3 and report["memorised_fraction"] == 1.0
     assert 0 <= report["valid_fraction"] <= 1 and report["mean_length"] >= len(copied)
     assert sum(report["reasons"].values()) == report["songs"] - report["valid"]
@@ -167,7 +146,7 @@ def test_report_prints_validity_and_memorisation(trained, tunes_file, capsys):
     music = music_text(held_out)
     assert not any(music[i : i + 60] in music_text(t) for i in range(11) for t in train)
     assert main([*argv, "--prime", held_out.replace("\n", "\\n")]) == 0
-    assert last_json(capsys)["memorised_fraction"] == 0.0
+    assert last_json_line(capsys)["memorised_fraction"] == 0.0
 
 
 def test_report_without_the_training_data_says_to_pass_data(trained, tmp_path, capsys):

@@ -74,7 +74,7 @@ def _clean(line: str) -> str:
     return (line[: match.start()] if match else line).replace("\t", " ").strip()
 
 
-def _default_unit_length(header: list[str]) -> str:
+def default_unit_length(header: list[str]) -> str:
     """ABC 2.1 section 3.1.7: 1/16 if the metre is below 0.75 (2/4, 3/8), else 1/8."""
     metre = next((h[2:] for h in header if h.startswith("M:")), "")
     metre = {"C": "4/4", "C|": "2/2"}.get(metre, metre)
@@ -108,7 +108,7 @@ def normalise_tune(tune: str) -> str | None:
             line = f"{key}:{value.strip()}"
             if key == "K" and not in_body:
                 if not any(h.startswith("L:") for h in header):
-                    header.append(_default_unit_length(header))
+                    header.append(default_unit_length(header))
                 header.append(line)
                 in_body = True
                 continue

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfdl.music.abc import _default_unit_length
+from tfdl.music.abc import default_unit_length
 
 REASON_KINDS = ("missing field", "bad field", "unparseable", "too short", "bad MIDI")
 
@@ -110,7 +110,7 @@ def repair_song(song):
     if key_line is not None:
         header = [line.replace(" ", "") for line in lines[:key_line]]
         if not any(h.startswith("L:") for h in header):
-            lines.insert(key_line, _default_unit_length(header))
+            lines.insert(key_line, default_unit_length(header))
     return "\n".join(lines)
 
 

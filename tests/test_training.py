@@ -159,3 +159,15 @@ def test_history_clock_continues_across_a_resume(tmp_path):
     assert resumed.seconds[:10] == first.seconds
     assert all(b >= a for a, b in zip(resumed.seconds, resumed.seconds[1:]))
     assert resumed.seconds[10] >= first.seconds[-1]
+
+
+def test_resume_with_skip_seen_false_starts_a_fresh_dataset_at_its_first_batch(tmp_path):
+    # lr 0: the model never changes, so each step's loss identifies the batch it saw.
+    make(tmp_path, steps=3, lr=0.0).fit(regression_data(seed=0))
+    x = np.random.default_rng(1).normal(size=(64, 3)).astype("float32")
+    fresh = tf.data.Dataset.from_tensor_slices((x, x @ TRUE_W)).batch(32)  # 2 new batches
+    trainer = make(tmp_path, steps=5, lr=0.0)
+    history = trainer.fit(fresh, resume=True, skip_seen=False)
+    batch_losses = [float(mse_loss(trainer.model, b, False)) for b in fresh]
+    assert history.steps == [1, 2, 3, 4, 5]
+    np.testing.assert_allclose(history.losses[3:], batch_losses, rtol=1e-5)

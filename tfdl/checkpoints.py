@@ -55,6 +55,21 @@ def write_text_atomic(path, text):
         raise
 
 
+def save_model_file(model, path):
+    """``model.save(path)`` through a temporary file and a rename: never half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
+    os.close(fd)
+    try:
+        model.save(tmp)
+        make_readable(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def model_identity(model):
     """What must match for a checkpoint to fit ``model``: its class and weight shapes.
 

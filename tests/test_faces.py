@@ -1,0 +1,307 @@
+import json
+import math
+
+import h5py
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from skimage.io import imsave
+
+from tfdl.cli import main
+from tfdl.data import faces as data
+from tfdl.faces import (
+    FacesConfig,
+    evaluate_saved,
+    load_faces_model,
+    sample_probabilities,
+    train_faces,
+)
+from tfdl.models import DBVAE, DigitDense, FaceCNN
+from tfdl.models.faces import classification_loss, debiasing_loss, vae_loss
+
+
+def write_h5(path, n_faces=12, n_not=12, seed=0, **overrides):
+    """The lab's format: uint8 BGR images (N, 64, 64, 3), labels (N, 1); faces bright red."""
+    rng = np.random.default_rng(seed)
+    n = n_faces + n_not
+    images = rng.integers(0, 60, (n, 64, 64, 3), dtype=np.uint8)
+    images[:n_faces, :, :, 2] += 180  # BGR: channel 2 is red
+    labels = np.r_[np.ones(n_faces), np.zeros(n_not)].reshape(-1, 1).astype(np.float32)
+    arrays = {"images": images, "labels": labels, **overrides}
+    with h5py.File(path, "w") as f:
+        for name, value in arrays.items():
+            if value is not None:
+                f.create_dataset(name, data=value)
+    return images, labels
+
+
+def write_test_faces(root, groups=("A", "B"), n=3):
+    rng = np.random.default_rng(0)
+    for g in groups:
+        (root / g).mkdir(parents=True)
+        for i in range(n):
+            imsave(root / g / f"{i}.png", rng.integers(0, 256, (40, 30, 3), dtype=np.uint8))
+    return root
+
+
+# -- models ---------------------------------------------------------------------------
+
+
+def test_face_cnn_has_the_labs_layers_and_round_trips(tmp_path):
+    model = FaceCNN()
+    model.build()
+    # convs 912 + 7224 + 10416 + 31176, batch norms 4 * (12+24+48+72), Dense 1152*512+512, 513
+    assert model.count_params() == 912 + 7224 + 10416 + 31176 + 4 * 156 + 590336 + 513
+    x = np.random.default_rng(0).random((3, 64, 64, 3)).astype("float32")
+    assert model(x).shape == (3, 1)
+    model.save(tmp_path / "cnn.keras")
+    loaded = keras.models.load_model(tmp_path / "cnn.keras")
+    assert loaded.get_config()["n_filters"] == 12
+    np.testing.assert_allclose(loaded(x), model(x), atol=1e-5)
+
+
+def test_dbvae_outputs_and_keras_round_trip(tmp_path):
+    model = DBVAE(latent_dim=6, n_filters=4, seed=1)
+    model.build()
+    x = np.random.default_rng(0).random((2, 64, 64, 3)).astype("float32")
+    y_logit, mean, logvar, recon = model(x)
+    assert (y_logit.shape, mean.shape, logvar.shape, recon.shape) == (
+        (2, 1),
+        (2, 6),
+        (2, 6),
+        (2, 64, 64, 3),
+    )
+    assert model.encoder.n_outputs == 13  # 1 logit + 6 means + 6 log-variances
+    model.save(tmp_path / "dbvae.keras")
+    loaded = keras.models.load_model(tmp_path / "dbvae.keras")
+    assert isinstance(loaded, DBVAE) and loaded.latent_dim == 6
+    for a, b in zip(loaded.encode(x), model.encode(x)):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    np.testing.assert_allclose(loaded.decode(mean), model.decode(mean), atol=1e-5)
+
+
+def test_bad_model_arguments_are_clear_errors():
+    with pytest.raises(ValueError, match="latent_dim must be a positive integer, got 0"):
+        DBVAE(latent_dim=0)
+    with pytest.raises(ValueError, match="batchnorm_momentum"):
+        FaceCNN(batchnorm_momentum=1.5)
+
+
+# -- losses, against hand-computed values ------------------------------------------------
+
+
+def test_vae_loss_matches_hand_computation():
+    x = np.array([0.0, 1.0], "float32").reshape(1, 1, 2, 1)
+    recon = np.full((1, 1, 2, 1), 0.5, "float32")  # mean |x - x̂| = 0.5
+    mean = np.array([[1.0, 0.0]], "float32")
+    logvar = np.array([[0.0, math.log(2.0)]], "float32")
+    # KL = 0.5 * [(1 + 1 - 1 - 0) + (2 + 0 - 1 - ln 2)] = 1 - ln(2) / 2
+    kl = 1 - math.log(2) / 2
+    got = np.asarray(vae_loss(x, recon, mean, logvar, kl_weight=5e-4))
+    np.testing.assert_allclose(got, [5e-4 * kl + 0.5], rtol=1e-6)
+
+
+def test_classification_loss_is_sigmoid_cross_entropy():
+    logits = np.array([[0.0], [2.0], [-30.0]], "float32")
+    y = np.array([1.0, 0.0, 1.0], "float32")
+    # -log(sigmoid(0)) = ln 2; -log(1 - sigmoid(2)) = 2 + log(1 + e^-2); large logit: stable
+    expected = [math.log(2), 2 + math.log1p(math.exp(-2)), 30 + math.log1p(math.exp(-30))]
+    np.testing.assert_allclose(classification_loss(y, logits), expected, rtol=1e-6)
+    reference = tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits[:, 0])
+    np.testing.assert_allclose(classification_loss(y, logits), reference, rtol=1e-6)
+
+
+def test_debiasing_loss_adds_the_vae_loss_for_faces_only():
+    x = np.zeros((2, 1, 1, 1), "float32")
+    recon = np.array([0.2, 0.8], "float32").reshape(2, 1, 1, 1)
+    mean, logvar = np.zeros((2, 3), "float32"), np.zeros((2, 3), "float32")  # KL = 0
+    y, logits = np.array([1.0, 0.0], "float32"), np.zeros((2, 1), "float32")
+    total, class_loss = debiasing_loss(x, recon, y, logits, mean, logvar)
+    # face: ln 2 + 0.2; not-face: ln 2 (its 0.8 reconstruction error is ignored)
+    np.testing.assert_allclose(class_loss, [math.log(2)] * 2, rtol=1e-6)
+    np.testing.assert_allclose(float(total), math.log(2) + 0.1, rtol=1e-6)
+
+
+# -- adaptive resampling ------------------------------------------------------------------
+
+
+def lab_sample_probabilities(mu, bins=10, smoothing_fac=0.001):
+    """The lab's loop, verbatim apart from names: the reference implementation."""
+    p_all = np.zeros(mu.shape[0])
+    for i in range(mu.shape[1]):
+        dist = mu[:, i]
+        density, edges = np.histogram(dist, density=True, bins=bins)
+        edges[0], edges[-1] = -float("inf"), float("inf")
+        idx = np.digitize(dist, edges)
+        smoothed = density + smoothing_fac
+        smoothed = smoothed / np.sum(smoothed)
+        p = 1.0 / smoothed[idx - 1]
+        p = p / np.sum(p)
+        p_all = np.maximum(p, p_all)
+    return p_all / np.sum(p_all)
+
+
+def test_sample_probabilities_equal_the_labs_loop():
+    mu = np.random.default_rng(0).normal(size=(300, 7))
+    mu[:, 3] = 1.5  # a dead dimension: zero range
+    np.testing.assert_allclose(sample_probabilities(mu), lab_sample_probabilities(mu), rtol=1e-9)
+
+
+def test_rare_latent_points_get_higher_probability():
+    rng = np.random.default_rng(0)
+    common = rng.normal(0.0, 0.3, size=(190, 2))
+    rare = rng.normal([4.0, 0.0], 0.1, size=(10, 2))  # rare along dimension 0 only
+    p = sample_probabilities(np.concatenate([common, rare]))
+    assert p.shape == (200,) and np.isclose(p.sum(), 1.0)
+    assert p[190:].min() > 3 * np.median(p[:190])
+    assert p[190:].sum() > 2 * 10 / 200  # the 5 % rare faces get > 10 % of the draws
+
+
+# -- data ----------------------------------------------------------------------------------
+
+
+def test_h5_loader_reads_lazily_flips_bgr_and_draws_balanced_batches(tmp_path):
+    images, labels = write_h5(tmp_path / "f.h5", n_faces=20, n_not=20)
+    faces = data.load_face_h5(tmp_path / "f.h5", test_fraction=0.2)
+    assert isinstance(faces.images, h5py.Dataset)  # not read into memory
+    assert len(faces.test_index) == 8 and len(faces.train_faces) == 16
+    got = faces.read([5, 2])  # any order
+    np.testing.assert_allclose(got[0], images[5, :, :, ::-1] / 255.0, atol=1e-6)
+    np.testing.assert_allclose(got[1], images[2, :, :, ::-1] / 255.0, atol=1e-6)
+    assert got[0, :, :, 0].mean() > 0.7  # faces are red once RGB
+    p = np.zeros(16)  # see the next test for which faces p_faces lets through
+    p[:6] = 1.0
+    batches = list(faces.batches(8, np.random.default_rng(0), p_faces=p))
+    assert len(batches) == 32 // 8
+    for x, y in batches:
+        assert x.shape == (8, 64, 64, 3) and y.sum() == 4
+    with pytest.raises(ValueError, match="one probability per train face"):
+        next(faces.batches(8, np.random.default_rng(0), p_faces=np.ones(3)))
+
+
+def test_h5_batches_only_use_the_weighted_faces(tmp_path):
+    images, _ = write_h5(tmp_path / "f.h5", n_faces=10, n_not=10)
+    faces = data.load_face_h5(tmp_path / "f.h5", test_fraction=0.2)
+    p = np.r_[np.ones(4), np.zeros(4)]  # 8 train faces; only the first 4 may appear
+    seen = set()
+    for x, y in faces.batches(8, np.random.default_rng(1), p_faces=p):
+        for img in x[y == 1]:
+            seen.add(int(np.argmin(np.abs(faces.read(faces.train_faces) - img).sum((1, 2, 3)))))
+    assert seen == {0, 1, 2, 3}
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"labels": None}, "has no labels dataset"),
+        ({"images": np.zeros((4, 32, 32, 3), np.uint8)}, r"must be \(N, 64, 64, 3\)"),
+        ({"images": np.zeros((24, 64, 64, 3), np.float32)}, "must be uint8"),
+        ({"labels": np.full((24, 1), 3.0)}, "labels must be one 0 or 1"),
+    ],
+)
+def test_bad_h5_files_are_one_line_errors(tmp_path, overrides, message):
+    write_h5(tmp_path / "bad.h5", **overrides)
+    with pytest.raises(ValueError, match=message) as info:
+        data.load_face_h5(tmp_path / "bad.h5")
+    assert "\n" not in str(info.value)
+
+
+def test_not_an_h5_file_is_a_clear_error(tmp_path):
+    (tmp_path / "x.h5").write_text("hello")
+    with pytest.raises(ValueError, match="cannot read .* as HDF5"):
+        data.load_face_h5(tmp_path / "x.h5")
+
+
+def test_offline_data_is_balanced_in_range_and_fixed():
+    faces = data.load_skimage_faces()
+    assert faces.source == data.SKIMAGE
+    assert faces.images.shape[1:] == (64, 64, 3) and faces.images.dtype == np.float32
+    assert 0 <= faces.images.min() and faces.images.max() <= 1
+    assert len(faces.train_faces) == 320  # 80 LFW faces x 4 (original + 3 augmented)
+    test_labels = faces.labels[faces.test_index]
+    assert test_labels.sum() == 20 and len(test_labels) == 20 + 20 + 32
+    again = data.load_skimage_faces()
+    np.testing.assert_array_equal(faces.test_index, again.test_index)
+    np.testing.assert_array_equal(faces.images[::50], again.images[::50])
+
+
+def test_group_folders_load_and_bad_folders_are_clear(tmp_path):
+    groups = data.load_test_faces(write_test_faces(tmp_path / "t", groups=("LF", "DM"), n=2))
+    assert list(groups) == ["DM", "LF"]
+    assert groups["LF"].shape == (2, 64, 64, 3) and groups["LF"].max() <= 1
+    (tmp_path / "t" / "empty").mkdir()
+    with pytest.raises(ValueError, match="empty holds no images"):
+        data.load_test_faces(tmp_path / "t")
+    (tmp_path / "none").mkdir()
+    with pytest.raises(ValueError, match="holds no group folders"):
+        data.load_test_faces(tmp_path / "none")
+    with pytest.raises(ValueError, match=r"must be in \[0, 1\]"):
+        data.check_images(np.full((1, 64, 64, 3), 255.0))
+
+
+# -- training, saving, evaluating -------------------------------------------------------------
+
+
+def test_dbvae_trains_on_h5_saves_and_evaluates(tmp_path):
+    write_h5(tmp_path / "f.h5", n_faces=16, n_not=16)
+    config = FacesConfig(model="dbvae", epochs=2, batch_size=8, latent_dim=4, n_filters=4)
+    settings = train_faces(
+        config, tmp_path / "m", str(tmp_path / "f.h5"), tracking="off", progress=False
+    )
+    assert settings["source"] == "h5" and settings["steps_done"] == 2 * (28 // 8)
+    history = json.loads((tmp_path / "m" / "history.json").read_text())
+    assert history["steps"] == list(range(1, 7)) and len(history["val_steps"]) == 2
+    for name in ("model.keras", "loss.png", "reconstructions.png", "likely_faces.png"):
+        assert (tmp_path / "m" / name).stat().st_size > 1000
+    model, saved = load_faces_model(tmp_path / "m")
+    assert isinstance(model, DBVAE) and saved["latent_dim"] == 4
+    result = evaluate_saved(tmp_path / "m", test_faces=write_test_faces(tmp_path / "t"))
+    assert result["accuracy"] == settings["accuracy"] and result["n"] == 4  # 10 %
+    assert set(result["groups"]) == {"A", "B"}
+    assert all(0 <= v <= 1 for v in result["groups"].values())
+
+
+def test_loading_another_kind_of_model_is_a_clear_error(tmp_path):
+    model = DigitDense()
+    model.build((None, 28, 28, 1))
+    (tmp_path / "d").mkdir()
+    model.save(tmp_path / "d" / "model.keras")
+    with pytest.raises(ValueError, match="holds a DigitDense, not a faces model"):
+        load_faces_model(tmp_path / "d")
+
+
+def test_cli_train_and_evaluate(tmp_path, capsys):
+    write_h5(tmp_path / "f.h5", n_faces=16, n_not=16)
+    args = ["--data", str(tmp_path / "f.h5")]
+    code = main(
+        ["faces", "train", "--out", str(tmp_path / "m"), "--epochs", "1", "--batch-size", "8"]
+        + args
+        + ["--tracking", "off", "--no-progress"]
+    )
+    assert code == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["model"] == "cnn" and out["steps_done"] == 3
+    faces_dir = write_test_faces(tmp_path / "t")
+    plot = tmp_path / "groups.png"
+    code = main(
+        ["faces", "evaluate", "--model", str(tmp_path / "m"), "--test-faces", str(faces_dir)]
+        + ["--plot", str(plot)]
+    )
+    assert code == 0
+    result = json.loads(capsys.readouterr().out.strip())
+    assert 0 <= result["accuracy"] <= 1 and set(result["groups"]) == {"A", "B"}
+    assert plot.stat().st_size > 1000
+    (tmp_path / "empty" / "G").mkdir(parents=True)
+    code = main(
+        [
+            "faces",
+            "evaluate",
+            "--model",
+            str(tmp_path / "m"),
+            "--test-faces",
+            str(tmp_path / "empty"),
+        ]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1].startswith("tfdl: error:") and "holds no images" in err[-1]

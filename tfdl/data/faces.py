@@ -1,0 +1,281 @@
+"""Faces and not-faces for the debiasing lab, and folders of test faces by group.
+
+`load_faces` returns a `Faces` split into train and held-out test indices:
+
+1. ``path`` given: the lab's ``train_face.h5`` (datasets ``images``, uint8
+   (N, 64, 64, 3) stored BGR, and ``labels`` (N, 1), 1 = face). Images are read
+   lazily, one batch of sorted indices at a time, so a large file is never loaded whole.
+2. Offline default: the 100 faces and 100 non-faces inside scikit-image
+   (``skimage.data.lfw_subset()``, 25x25 grey) resized to 64x64x3, plus not-face
+   crops from scikit-image's sample photos; training images get a fixed-seed
+   augmentation (flips, shifts and crops, brightness).
+
+Images come back float32 RGB in [0, 1], (n, 64, 64, 3); labels float32 (n,), 1 = face.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+IMAGE_SHAPE = (64, 64, 3)
+H5 = "h5"
+SKIMAGE = "skimage-lfw"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
+
+# scikit-image sample photos with no human face: sources of not-face crops.
+# The first ones give training crops, the last ones held-out crops.
+_NOT_FACE_TRAIN = ("coffee", "chelsea", "rocket", "brick", "grass", "gravel", "coins", "moon")
+_NOT_FACE_TEST = ("clock", "hubble_deep_field", "page", "immunohistochemistry")
+
+
+@dataclass
+class Faces:
+    """Face / not-face images with a fixed train / held-out split.
+
+    Attributes:
+        images: float32 array (n, 64, 64, 3) RGB in [0, 1], or an h5py dataset of
+            uint8 BGR images (read lazily by `read`).
+        labels: float32 (n,), 1 = face, 0 = not face.
+        train_index, test_index: int arrays of indices into ``images``.
+        source: ``"h5"`` or ``"skimage-lfw"``; path: the file read (or the package).
+    """
+
+    images: object
+    labels: np.ndarray
+    train_index: np.ndarray
+    test_index: np.ndarray
+    source: str
+    path: str
+
+    @property
+    def train_faces(self):
+        return self.train_index[self.labels[self.train_index] == 1]
+
+    @property
+    def train_not_faces(self):
+        return self.train_index[self.labels[self.train_index] != 1]
+
+    def describe(self):
+        what = {H5: "the lab's face h5 file", SKIMAGE: "scikit-image's LFW subset (offline)"}
+        return (
+            f"{what[self.source]} at {self.path}: {len(self.train_faces)} train faces, "
+            f"{len(self.train_not_faces)} train not-faces, {len(self.test_index)} held out"
+        )
+
+    def read(self, index):
+        """float32 RGB images (len(index), 64, 64, 3) in [0, 1], in the order of ``index``."""
+        index = np.asarray(index, dtype=np.int64)
+        if isinstance(self.images, np.ndarray):
+            return self.images[index]
+        # h5py reads a strictly increasing index list: read sorted, then restore the order.
+        order = np.argsort(index, kind="stable")
+        unique, inverse = np.unique(index[order], return_inverse=True)
+        raw = self.images[unique.tolist()][inverse]  # (n, 64, 64, 3) uint8 BGR
+        out = np.empty((len(index), *IMAGE_SHAPE), np.float32)
+        out[order] = raw[..., ::-1] / np.float32(255.0)  # BGR -> RGB, as the lab's loader
+        return out
+
+    def batches(self, batch_size, rng, p_faces=None):
+        """One epoch of balanced batches ``(images, labels)``, the lab's ``get_batch``.
+
+        Each batch holds ``batch_size // 2`` faces drawn with probabilities ``p_faces``
+        (one per train face, None: uniform) and as many not-faces, each half drawn
+        without replacement; an epoch has ``len(train_index) // batch_size`` batches.
+        """
+        faces, not_faces = self.train_faces, self.train_not_faces
+        half = batch_size // 2
+        if half < 1 or half > min(len(faces), len(not_faces)):
+            raise ValueError(
+                f"batch size {batch_size} needs 1..{min(len(faces), len(not_faces))} faces and "
+                "not-faces per half-batch"
+            )
+        if p_faces is not None:
+            p_faces = np.asarray(p_faces, np.float64)
+            if p_faces.shape != (len(faces),):
+                raise ValueError(
+                    f"p_faces needs one probability per train face ({len(faces)}), "
+                    f"got shape {p_faces.shape}"
+                )
+            p_faces = p_faces / p_faces.sum()
+        for _ in range(max(1, len(self.train_index) // batch_size)):
+            picked = np.concatenate(
+                [
+                    rng.choice(faces, half, replace=False, p=p_faces),
+                    rng.choice(not_faces, half, replace=False),
+                ]
+            )
+            picked.sort()  # one increasing read from an h5 file
+            yield self.read(picked), self.labels[picked]
+
+
+def _split(labels, test_fraction, seed):
+    """Stratified fixed-seed split of indices: (train, test)."""
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for value in (0.0, 1.0):
+        idx = rng.permutation(np.flatnonzero(labels == value))
+        n_test = int(round(len(idx) * test_fraction))
+        test.append(idx[:n_test])
+        train.append(idx[n_test:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+
+
+def load_face_h5(path, test_fraction=0.1, seed=0):
+    """The lab's ``train_face.h5``, read lazily (the file stays open while `Faces` lives)."""
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no face data file at {path}")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise ValueError(f"cannot read {path} as HDF5: {e}") from None
+    missing = [k for k in ("images", "labels") if k not in f]
+    if missing:
+        keys = ", ".join(sorted(f.keys())) or "nothing"
+        f.close()
+        raise ValueError(f"{path} has no {' or '.join(missing)} dataset (it holds: {keys})")
+    images, labels = f["images"], np.asarray(f["labels"][...]).reshape(-1).astype(np.float32)
+    if images.ndim != 4 or tuple(images.shape[1:]) != IMAGE_SHAPE:
+        f.close()
+        raise ValueError(f"{path}: images must be (N, 64, 64, 3), got {tuple(images.shape)}")
+    if images.dtype != np.uint8:
+        f.close()
+        raise ValueError(f"{path}: images must be uint8 in 0..255, got {images.dtype}")
+    if len(labels) != images.shape[0] or not np.isin(labels, (0.0, 1.0)).all():
+        f.close()
+        raise ValueError(
+            f"{path}: labels must be one 0 or 1 per image ({images.shape[0]}), got "
+            f"{len(labels)} values in {sorted(set(np.unique(labels).tolist()))[:5]}"
+        )
+    if labels.sum() < 2 or (1 - labels).sum() < 2:
+        f.close()
+        raise ValueError(f"{path}: needs at least 2 faces and 2 not-faces")
+    train, test = _split(labels, test_fraction, seed)
+    return Faces(images, labels, train, test, H5, str(path))
+
+
+def _to_rgb64(image):
+    """Any 2-D grey or RGB(A) image in [0, 1] -> float32 (64, 64, 3)."""
+    from skimage.transform import resize
+
+    image = np.asarray(image, np.float32)
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=-1)
+    image = image[..., :3]
+    return resize(image, IMAGE_SHAPE[:2], anti_aliasing=True).astype(np.float32)
+
+
+def _augment(image, rng):
+    """A flip, a small shift-and-crop (up to 6 px) and a brightness change, seeded by ``rng``."""
+    if rng.random() < 0.5:
+        image = image[:, ::-1]
+    pad = 6
+    padded = np.pad(image, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
+    dy, dx = rng.integers(0, 2 * pad + 1, size=2)
+    image = padded[dy : dy + 64, dx : dx + 64]
+    return np.clip(image * rng.uniform(0.75, 1.25), 0.0, 1.0).astype(np.float32)
+
+
+def _crops(names, n, rng):
+    """``n`` random square crops (24..160 px) of scikit-image sample photos, at 64x64x3."""
+    from skimage import data as skdata
+    from skimage.util import img_as_float
+
+    photos = [img_as_float(getattr(skdata, name)()) for name in names]
+    out = []
+    for i in range(n):
+        photo = photos[i % len(photos)]
+        h, w = photo.shape[:2]
+        side = int(rng.integers(24, min(160, h, w) + 1))
+        y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
+        out.append(_to_rgb64(photo[y : y + side, x : x + side]))
+    return out
+
+
+def load_skimage_faces(test_fraction=0.2, copies=4, extra_not_faces=160, seed=0):
+    """The offline default (see the module docstring), all in memory (~10 MB).
+
+    The held-out split is 20 % of the LFW faces and non-faces, unaugmented, plus
+    crops of other photos than the training crops; every train image appears
+    ``copies`` times (the original, then augmented copies).
+    """
+    from skimage import data as skdata
+
+    lfw = skdata.lfw_subset()  # (200, 25, 25) in [0, 1]: 100 faces, then 100 non-faces
+    lfw_labels = np.r_[np.ones(100), np.zeros(100)].astype(np.float32)
+    train, test = _split(lfw_labels, test_fraction, seed)
+    rng = np.random.default_rng(seed)
+    base = [_to_rgb64(im) for im in lfw]
+    images, labels, is_test = [], [], []
+    for i in test:
+        images.append(base[i])
+        labels.append(lfw_labels[i])
+        is_test.append(True)
+    for i in train:
+        for c in range(copies):
+            images.append(base[i] if c == 0 else _augment(base[i], rng))
+            labels.append(lfw_labels[i])
+            is_test.append(False)
+    n_test_crops = int(round(extra_not_faces * test_fraction))
+    for crop, held_out in [(c, False) for c in _crops(_NOT_FACE_TRAIN, extra_not_faces, rng)] + [
+        (c, True) for c in _crops(_NOT_FACE_TEST, n_test_crops, rng)
+    ]:
+        images.append(crop)
+        labels.append(0.0)
+        is_test.append(held_out)
+    is_test = np.array(is_test)
+    return Faces(
+        np.stack(images).astype(np.float32),
+        np.array(labels, np.float32),
+        np.flatnonzero(~is_test),
+        np.flatnonzero(is_test),
+        SKIMAGE,
+        "skimage.data.lfw_subset",
+    )
+
+
+def load_faces(path=None, seed=0):
+    """`load_face_h5` when ``path`` is given, else `load_skimage_faces`."""
+    if path is not None:
+        return load_face_h5(path, seed=seed)
+    return load_skimage_faces(seed=seed)
+
+
+def check_images(images, what="images"):
+    """A clear error unless ``images`` is float (n, 64, 64, 3) in [0, 1]."""
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[1:] != IMAGE_SHAPE:
+        raise ValueError(f"{what} must be (n, 64, 64, 3), got shape {images.shape}")
+    if images.size and (images.min() < 0 or images.max() > 1):
+        raise ValueError(
+            f"{what} must be in [0, 1], got values in [{images.min():.3g}, {images.max():.3g}]"
+        )
+    return images.astype(np.float32)
+
+
+def load_test_faces(directory):
+    """``{group: float32 (n, 64, 64, 3)}`` from ``DIR/<group>/*.png`` (any image type, resized)."""
+    from skimage.io import imread
+    from skimage.util import img_as_float
+
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"no test-face directory at {directory}")
+    groups = {}
+    for folder in sorted(p for p in directory.iterdir() if p.is_dir()):
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise ValueError(f"test-face group folder {folder} holds no images")
+        images = []
+        for file in files:
+            try:
+                images.append(_to_rgb64(img_as_float(imread(file))))
+            except Exception as e:  # imageio raises many types for a bad file
+                raise ValueError(f"cannot read test face {file}: {e}") from None
+        groups[folder.name] = np.stack(images)
+    if not groups:
+        raise ValueError(f"{directory} holds no group folders (expected DIR/<group>/*.png)")
+    return groups

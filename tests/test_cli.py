@@ -112,3 +112,29 @@ def test_bad_flag_values_are_rejected_by_the_parser(capsys):
         main(["music", "train", "--out", "x", "--steps", "0"])
     assert exit_info.value.code == 2
     assert "expected a positive integer, got '0'" in capsys.readouterr().err
+
+
+def test_init_from_starts_from_the_saved_weights(trained, tunes_file, tmp_path, capsys):
+    import keras
+    import numpy as np
+
+    from tfdl.music.saved import load_music_model
+
+    out = tmp_path / "tuned"
+    argv = ["music", "train", "--data", str(tunes_file), "--out", str(out), "--tracking", "off"]
+    tiny = [*TINY]
+    tiny[1] = "1"  # one step at a tiny learning rate: weights stay next to the start
+    assert main([*argv, *tiny, "--learning-rate", "1e-9", "--init-from", str(trained)]) == 0
+    start, _, _ = load_music_model(trained)
+    tuned, _, _ = load_music_model(out)
+    for a, b in zip(start.get_weights(), tuned.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    ids = np.arange(6, dtype="int32")[None] % start.vocab_size
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(start(ids)), keras.ops.convert_to_numpy(tuned(ids)), atol=1e-5
+    )
+    bigger = [a if a != "16" else "32" for a in TINY]  # other rnn_units: refused
+    assert (
+        main([*argv[:-2], "--out", str(tmp_path / "x"), *bigger, "--init-from", str(trained)]) == 2
+    )
+    assert "this run asks for" in capsys.readouterr().err

@@ -89,6 +89,7 @@ def _parser():
     train.add_argument("--eval-every", type=_positive_int, default=250)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    train.add_argument("--init-from", help="start from this saved model's weights (fine-tune)")
     train.add_argument(
         "--tracking",
         choices=["off", "offline", "online"],
@@ -169,6 +170,7 @@ def _music_train(args):
         args.out,
         args.data,
         resume=args.resume,
+        init_from=args.init_from,
         tracking=args.tracking,
         strategy=strategy,
         progress=not args.no_progress,

@@ -14,7 +14,7 @@ from tfdl.music import abc
 from tfdl.music.dataset import fixed_windows, join_tunes, random_windows
 from tfdl.music.evaluate import evaluate_tunes
 from tfdl.music.generate import SongSampler
-from tfdl.music.saved import VOCAB_FILE, save_music_model
+from tfdl.music.saved import VOCAB_FILE, load_music_model, save_music_model
 from tfdl.music.vocab import Vocabulary
 from tfdl.tracking import make_tracker
 from tfdl.training import TrainConfig, Trainer
@@ -72,6 +72,20 @@ def _vocabulary(path, tunes, resume):
     return Vocabulary.from_text(join_tunes(tunes))
 
 
+def _starting_weights(init_from, vocab, config):
+    """Weights of the model in ``init_from``, checked to fit this run."""
+    model, saved_vocab, _ = load_music_model(init_from)
+    if saved_vocab != vocab:
+        raise ValueError(f"{init_from} was trained on another vocabulary than this data's")
+    sizes = (model.embedding_dim, model.rnn_units)
+    if sizes != (config.embedding_dim, config.rnn_units):
+        raise ValueError(
+            f"{init_from} has embedding_dim, rnn_units = {sizes}; this run asks for "
+            f"{(config.embedding_dim, config.rnn_units)}"
+        )
+    return model.get_weights()
+
+
 def train_music(
     config=None,
     out_dir="runs/music",
@@ -81,6 +95,7 @@ def train_music(
     tracking="offline",
     strategy=None,
     progress=True,
+    init_from=None,
 ):
     """Train a `MusicRNN` and save it in ``out_dir``; returns a summary dict.
 
@@ -92,6 +107,8 @@ def train_music(
         resume: continue from the last checkpoint in ``out_dir``.
         tracking: "off", "offline" or "online" (see `tfdl.tracking`).
         strategy: a ``tf.distribute`` strategy, or None.
+        init_from: a saved model directory to start from (fine-tuning); its
+            vocabulary and sizes must match this run's.
     """
     config = config or MusicConfig()
     out_dir = Path(out_dir)
@@ -107,6 +124,7 @@ def train_music(
     # together with model.keras, so a crash never leaves a model beside the wrong vocabulary.
     checkpoint_vocab = out_dir / "checkpoints" / VOCAB_FILE
     vocab = _vocabulary(checkpoint_vocab, tunes, resume)
+    start = _starting_weights(init_from, vocab, config) if init_from and not resume else None
 
     train_data = random_windows(
         vocab.encode(join_tunes(train_tunes)), config.seq_length, config.batch_size, config.seed
@@ -120,6 +138,8 @@ def train_music(
         keras.utils.set_random_seed(config.seed)
         model = MusicRNN(len(vocab), config.embedding_dim, config.rnn_units)
         model.build((None, None))
+        if start is not None:
+            model.set_weights(start)
         optimizer = keras.optimizers.Adam(config.learning_rate, global_clipnorm=config.clip_norm)
 
     tracker = make_tracker(tracking, out_dir, experiment_name=f"music-{out_dir.name}")

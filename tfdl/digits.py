@@ -178,12 +178,11 @@ def _train_with_fit(model, datasets, config, out_dir, tracker, progress, steps_p
         shuffle=False,  # the dataset shuffles itself, as for the tape loop
         verbose=1 if progress else 0,
     )
-    from tfdl.plots import plot_loss
+    from tfdl.plots import log_and_close, plot_loss
 
     write_text_atomic(out_dir / "history.json", json.dumps(history.to_dict()))
     fig = plot_loss(history, out_dir / "loss.png", title="training loss (epoch means)")
-    tracker.log_figure("loss", fig)
-    _close(fig)
+    log_and_close({"loss": fig}, tracker)
     return history
 
 
@@ -285,7 +284,7 @@ def train_digits(
 
 def _plot_results(out_dir, digits, probabilities, tracker):
     """confusion.png, predictions.png (first 20 test images), mistakes.png; also to Comet."""
-    from tfdl.plots import plot_confusion_matrix, plot_prediction_grid
+    from tfdl.plots import log_and_close, plot_confusion_matrix, plot_prediction_grid
 
     predicted = np.argmax(probabilities, axis=-1)
     wrong = np.flatnonzero(predicted != digits.test_labels)[:20]
@@ -305,15 +304,7 @@ def _plot_results(out_dir, digits, probabilities, tracker):
             out_dir / "mistakes.png",
             title=f"the first {len(wrong)} mistakes",
         )
-    for name, fig in figures.items():
-        tracker.log_figure(name, fig)
-        _close(fig)
-
-
-def _close(fig):
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
+    log_and_close(figures, tracker)
 
 
 def load_digits_model(directory):

@@ -332,7 +332,7 @@ def train_faces(
 
 def _plot_dbvae(model, faces, config, out_dir, tracker):
     """reconstructions.png (8 held-out faces) and likely_faces.png; also to Comet."""
-    from tfdl.plots import plot_likely_faces, plot_reconstructions
+    from tfdl.plots import log_and_close, plot_likely_faces, plot_reconstructions
 
     test_faces = faces.test_index[faces.labels[faces.test_index] == 1][:8]
     images = faces.read(test_faces)
@@ -348,15 +348,7 @@ def _plot_dbvae(model, faces, config, out_dir, tracker):
             out_dir / "likely_faces.png",
         ),
     }
-    for name, fig in figures.items():
-        tracker.log_figure(name, fig)
-        _close(fig)
-
-
-def _close(fig):
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
+    log_and_close(figures, tracker)
 
 
 # -- saved models -----------------------------------------------------------------------

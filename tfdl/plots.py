@@ -5,6 +5,17 @@
 import matplotlib.pyplot as plt
 
 
+def log_and_close(figures, tracker=None):
+    """Log ``{name: Figure}`` to ``tracker`` (when given), then free the figures.
+
+    Closing matters in loops and notebooks: pyplot keeps every open figure alive.
+    """
+    for name, fig in figures.items():
+        if tracker is not None:
+            tracker.log_figure(name, fig)
+        plt.close(fig)
+
+
 def plot_loss(history, path=None, title="training loss"):
     """Plot a training history (see `tfdl.training.History`); save as PNG when ``path`` is given.
 

@@ -255,15 +255,10 @@ class Trainer:
     def _finish(self, history):
         if not _is_chief(self.strategy):
             return
-        from tfdl.plots import plot_loss
+        from tfdl.plots import log_and_close, plot_loss
 
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        fig = plot_loss(history, self.out_dir / "loss.png")
-        if self.tracker is not None:
-            self.tracker.log_figure("loss", fig)
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
+        log_and_close({"loss": plot_loss(history, self.out_dir / "loss.png")}, self.tracker)
 
 
 def _is_chief(strategy):

@@ -95,6 +95,10 @@ def test_resume_continues_to_the_new_step_count(tunes_file, tmp_path, capsys):
             "no such file or directory",
         ),
         (
+            ["music", "train", "--out", "{tmp}/r", "--steps", "5", "--dropout", "1"],
+            "dropout must be in [0, 1), got 1.0",
+        ),
+        (
             ["music", "evaluate", "--model", "{tmp}", "--data", "{tmp}"],
             "has no model.keras or vocab.json",
         ),
@@ -138,3 +142,16 @@ def test_init_from_starts_from_the_saved_weights(trained, tunes_file, tmp_path, 
         main([*argv[:-2], "--out", str(tmp_path / "x"), *bigger, "--init-from", str(trained)]) == 2
     )
     assert "this run asks for" in capsys.readouterr().err
+
+
+def test_dropout_and_cosine_schedule_reach_the_saved_model(tunes_file, tmp_path, capsys):
+    from tfdl.music.saved import load_music_model
+
+    out = tmp_path / "regularised"
+    argv = ["music", "train", "--data", str(tunes_file), "--out", str(out), "--tracking", "off"]
+    tiny = [*TINY]
+    tiny[1] = "20"
+    assert main([*argv, *tiny, "--dropout", "0.3", "--lr-schedule", "cosine"]) == 0
+    model, _, settings = load_music_model(out)
+    assert model.dropout == 0.3
+    assert (settings["dropout"], settings["lr_schedule"]) == (0.3, "cosine")

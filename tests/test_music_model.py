@@ -86,3 +86,29 @@ def test_step_with_transposed_recurrent_blocks_gives_the_same_numbers():
         keras.ops.convert_to_numpy(plain_state[1]),
         atol=1e-5,
     )
+
+
+def test_dropout_acts_only_while_training(tmp_path):
+    plain = small_model()
+    keras.utils.set_random_seed(0)
+    dropping = MusicRNN(11, embedding_dim=8, rnn_units=16, dropout=0.5)
+    dropping.build((None, None))
+    dropping.set_weights(plain.get_weights())  # dropout adds no weights
+    ids = np.random.default_rng(3).integers(0, 11, size=(2, 7)).astype("int32")
+    expected = keras.ops.convert_to_numpy(plain(ids))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(dropping(ids)), expected, atol=1e-6)
+    trained = keras.ops.convert_to_numpy(dropping(ids, training=True))
+    assert np.abs(trained - expected).max() > 1e-2
+    # generation steps never drop
+    state = [np.zeros((2, 16), "float32")] * 2
+    logits, _ = dropping.step(ids[:, 0], state)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(logits), expected[:, 0], atol=1e-5)
+    dropping.save(tmp_path / "dropping.keras")
+    loaded = keras.models.load_model(tmp_path / "dropping.keras")
+    assert loaded.dropout == 0.5
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(ids)), expected, atol=1e-6)
+
+
+def test_rejects_bad_dropout():
+    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\), got 1.0"):
+        MusicRNN(10, 4, 8, dropout=1.0)

@@ -84,6 +84,18 @@ def _parser():
     train.add_argument("--embedding-dim", type=_positive_int, default=256)
     train.add_argument("--rnn-units", type=_positive_int, default=1024)
     train.add_argument("--learning-rate", type=_positive_float, default=5e-3)
+    train.add_argument(
+        "--lr-schedule",
+        choices=["constant", "cosine"],
+        default="constant",
+        help="cosine: decay the learning rate to 1%% of --learning-rate by the last step",
+    )
+    train.add_argument(
+        "--dropout",
+        type=float,
+        default=0.0,
+        help="fraction of the LSTM's inputs and outputs dropped while training (default 0)",
+    )
     train.add_argument("--clip-norm", type=_positive_float, default=None)
     train.add_argument("--checkpoint-every", type=_positive_int, default=500)
     train.add_argument("--eval-every", type=_positive_int, default=250)
@@ -159,6 +171,8 @@ def _music_train(args):
         embedding_dim=args.embedding_dim,
         rnn_units=args.rnn_units,
         learning_rate=args.learning_rate,
+        lr_schedule=args.lr_schedule,
+        dropout=args.dropout,
         clip_norm=args.clip_norm,
         checkpoint_every=args.checkpoint_every,
         eval_every=args.eval_every,

@@ -130,7 +130,8 @@ def test_init_from_starts_from_the_saved_weights(trained, tunes_file, tmp_path, 
     tiny[1] = "1"  # one step at a tiny learning rate: weights stay next to the start
     assert main([*argv, *tiny, "--learning-rate", "1e-9", "--init-from", str(trained)]) == 0
     start, _, _ = load_music_model(trained)
-    tuned, _, _ = load_music_model(out)
+    tuned, _, settings = load_music_model(out)
+    assert settings["init_from"] == str(trained)
     for a, b in zip(start.get_weights(), tuned.get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-6)
     ids = np.arange(6, dtype="int32")[None] % start.vocab_size

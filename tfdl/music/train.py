@@ -208,6 +208,7 @@ def train_music(
             "train_tunes": len(train_tunes),
             "val_tunes": len(val_tunes),
             "data": str(data) if data is not None else "shipped corpus",
+            "init_from": str(init_from) if init_from else None,
             "val_loss": val_loss,
             "val_bits_per_char": val_loss / math.log(2),
             "train_seconds": round(history.seconds[-1] if history.seconds else 0.0, 1),

@@ -62,6 +62,24 @@ def test_evaluate_prints_one_json_line(trained, tunes_file, capsys):
     assert result["chars"] > 1000 and 0 < result["loss"] < 6
 
 
+def test_evaluate_split_scores_the_held_out_tunes_apart(trained, tunes_file, capsys):
+    from tfdl.music import abc
+
+    results = {}
+    for split in ("train", "val"):  # the data comes from the model's settings.json
+        assert main(["music", "evaluate", "--model", str(trained), "--split", split]) == 0
+        results[split] = last_json_line(capsys)
+    assert main(["music", "evaluate", "--model", str(trained), "--data", str(tunes_file)]) == 0
+    everything = last_json_line(capsys)
+    train, val = abc.train_val_split(abc.load_tunes(tunes_file), 0.1, 0)
+    assert (results["train"]["tunes"], results["val"]["tunes"]) == (len(train), len(val))
+    assert results["val"]["split"] == "val" and everything["split"] == "all"
+    # The two splits' characters partition the corpus, and so do their summed losses.
+    assert results["train"]["chars"] + results["val"]["chars"] == everything["chars"]
+    summed = sum(r["loss"] * r["chars"] for r in results.values())
+    assert summed == pytest.approx(everything["loss"] * everything["chars"], rel=1e-4)
+
+
 def test_resume_continues_to_the_new_step_count(tunes_file, tmp_path, capsys):
     out = tmp_path / "run"
     args = ["music", "train", "--data", str(tunes_file), "--out", str(out), "--tracking", "off"]

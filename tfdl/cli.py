@@ -129,7 +129,17 @@ def _parser():
 
     ev = music.add_parser("evaluate", help="loss of a model on ABC tunes (one JSON line)")
     ev.add_argument("--model", required=True)
-    ev.add_argument("--data", help="ABC file or directory (default: the shipped corpus)")
+    ev.add_argument(
+        "--data",
+        help="ABC file or directory (default: the shipped corpus, or with --split the "
+        "data named in the model's settings.json)",
+    )
+    ev.add_argument(
+        "--split",
+        choices=["train", "val"],
+        help="score only the tunes the model trained on, or only its held-out tunes "
+        "(the split is redone from its settings.json); default: every tune",
+    )
 
     _add_digits_commands(groups)
     _add_faces_commands(groups)
@@ -358,11 +368,16 @@ def _music_report(args):
 def _music_evaluate(args):
     from tfdl.music import abc
     from tfdl.music.evaluate import evaluate_tunes
+    from tfdl.music.report import model_tunes
     from tfdl.music.saved import load_music_model
 
-    model, vocab, _ = load_music_model(args.model)
-    tunes = abc.load_tunes(args.data) if args.data else abc.load_corpus()
-    print(json.dumps(evaluate_tunes(model, vocab, tunes)))
+    model, vocab, settings = load_music_model(args.model)
+    if args.split:
+        tunes = model_tunes(settings, args.data, args.split)
+    else:
+        tunes = abc.load_tunes(args.data) if args.data else abc.load_corpus()
+    result = evaluate_tunes(model, vocab, tunes)
+    print(json.dumps({**result, "split": args.split or "all"}))
     return 0
 
 

@@ -10,22 +10,32 @@ from tfdl.music.export import check_songs
 from tfdl.music.songs import MemorisationIndex, reason_kind, valid_fraction
 
 
-def training_tunes(settings, data=None):
-    """The tunes a model learnt from, rebuilt from its ``settings.json``.
+def model_tunes(settings, data=None, split="train"):
+    """The tunes a model learnt from (``split="train"``) or was validated on ("val").
 
-    ``settings["data"]`` names the ABC file or directory ("shipped corpus" for the
-    corpus inside tfdl); ``data`` replaces it (the file has moved). The training
-    split is redone with the settings' ``val_fraction`` and ``seed``, as training did.
+    ``settings["data"]`` (the model's ``settings.json``) names the ABC file or directory
+    ("shipped corpus" for the corpus inside tfdl); ``data`` replaces it (the file has
+    moved). The split is redone with the settings' ``val_fraction`` and ``seed``, as
+    training did; ``split="all"`` returns every tune.
     """
+    if split not in ("train", "val", "all"):
+        raise ValueError(f"split must be train, val or all, got {split!r}")
     source = data if data is not None else settings.get("data", "shipped corpus")
     try:
         tunes = abc.load_corpus() if source == "shipped corpus" else abc.load_tunes(source)
     except abc.ABCError as e:
         raise ValueError(f"cannot load the model's training tunes ({e}): pass --data") from None
-    train, _ = abc.train_val_split(
+    if split == "all":
+        return tunes
+    train, val = abc.train_val_split(
         tunes, settings.get("val_fraction", 0.1), settings.get("seed", 0)
     )
-    return train
+    return train if split == "train" else val
+
+
+def training_tunes(settings, data=None):
+    """The tunes a model learnt from, rebuilt from its ``settings.json`` (see `model_tunes`)."""
+    return model_tunes(settings, data, "train")
 
 
 def song_report(songs, train_tunes, run_length=60, processes=None, min_bars=4, min_notes=8):

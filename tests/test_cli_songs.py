@@ -140,6 +140,8 @@ def test_report_prints_validity_and_memorisation(trained, tunes_file, capsys):
     report = last_json_line(capsys)
     assert report["songs"] == 3 and report["memorised_fraction"] == 1.0
     assert 0 <= report["valid_fraction"] <= 1 and report["mean_length"] >= len(copied)
+    low, high = report["valid_interval"]
+    assert 0 <= low <= report["valid_fraction"] <= high <= 1 and high - low > 0.3  # 3 songs
     assert sum(report["reasons"].values()) == report["songs"] - report["valid"]
     # 70 characters of a held-out tune are no copy of a training tune
     held_out = header + music_text(val[0])[:70]

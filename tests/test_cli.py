@@ -174,3 +174,50 @@ def test_dropout_and_cosine_schedule_reach_the_saved_model(tunes_file, tmp_path,
     model, _, settings = load_music_model(out)
     assert model.dropout == 0.3
     assert (settings["dropout"], settings["lr_schedule"]) == (0.3, "cosine")
+
+
+@pytest.mark.parametrize(
+    "argv, config_module, config_name, expected",
+    [
+        (
+            ["music", "train", "--out", "x", "--steps", "7", "--batch-size", "3",
+             "--seq-length", "11", "--embedding-dim", "5", "--rnn-units", "6",
+             "--learning-rate", "0.02", "--lr-schedule", "cosine", "--dropout", "0.1",
+             "--clip-norm", "2.0", "--checkpoint-every", "4", "--eval-every", "2", "--seed", "9"],
+            "tfdl.music.train",
+            "MusicConfig",
+            dict(steps=7, batch_size=3, seq_length=11, embedding_dim=5, rnn_units=6,
+                 learning_rate=0.02, lr_schedule="cosine", dropout=0.1, clip_norm=2.0,
+                 checkpoint_every=4, eval_every=2, seed=9),
+        ),
+        (
+            ["digits", "train", "--out", "x", "--model", "dense", "--epochs", "2",
+             "--batch-size", "3", "--learning-rate", "0.02", "--augment", "--loop", "fit",
+             "--seed", "9"],
+            "tfdl.digits",
+            "DigitsConfig",
+            dict(model="dense", epochs=2, batch_size=3, learning_rate=0.02, augment=True,
+                 loop="fit", seed=9),
+        ),
+        (
+            ["faces", "train", "--out", "x", "--model", "dbvae", "--epochs", "2",
+             "--batch-size", "3", "--learning-rate", "0.02", "--latent-dim", "4", "--seed", "9"],
+            "tfdl.faces",
+            "FacesConfig",
+            dict(model="dbvae", epochs=2, batch_size=3, learning_rate=0.02, latent_dim=4, seed=9),
+        ),
+    ],
+)  # fmt: skip
+def test_every_training_flag_reaches_its_config_field(argv, config_module, config_name, expected):
+    import dataclasses
+    import importlib
+
+    from tfdl.cli import _config_from_flags, _parser
+
+    config_class = getattr(importlib.import_module(config_module), config_name)
+    config = _config_from_flags(config_class, _parser().parse_args(argv))
+    assert {k: getattr(config, k) for k in expected} == expected
+    defaults = config_class()
+    for f in dataclasses.fields(config_class):  # fields without a flag keep their defaults
+        if f.name not in expected:
+            assert getattr(config, f.name) == getattr(defaults, f.name), f.name

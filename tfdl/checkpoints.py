@@ -56,6 +56,17 @@ def write_text_atomic(path, text):
         raise
 
 
+MODEL_FILE = "model.keras"
+SETTINGS_FILE = "settings.json"
+
+
+def save_model_dir(directory, model, settings):
+    """Write ``model.keras`` and ``settings.json`` (a JSON-able dict), each atomically."""
+    directory = Path(directory)
+    save_model_file(model, directory / MODEL_FILE)
+    write_text_atomic(directory / SETTINGS_FILE, json.dumps(settings, indent=2) + "\n")
+
+
 def save_model_file(model, path):
     """``model.save(path)`` through a temporary file and a rename: never half a file."""
     path = Path(path)
@@ -82,12 +93,12 @@ def load_model_dir(directory, models, kind, command):
     import keras
 
     directory = Path(directory)
-    path = directory / "model.keras"
+    path = directory / MODEL_FILE
     if not directory.is_dir():
         raise FileNotFoundError(f"no model directory at {directory}")
     if not path.is_file():
         raise FileNotFoundError(
-            f"{directory} has no model.keras: not a model directory written by '{command}'"
+            f"{directory} has no {MODEL_FILE}: not a model directory written by '{command}'"
         )
     try:
         with zipfile.ZipFile(path) as archive:
@@ -102,7 +113,7 @@ def load_model_dir(directory, models, kind, command):
     except Exception as e:  # keras raises many types for a bad file; name the file instead
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(f"cannot load {path}: {first}") from None
-    settings_path = directory / "settings.json"
+    settings_path = directory / SETTINGS_FILE
     settings = json.loads(settings_path.read_text()) if settings_path.is_file() else {}
     return model, settings
 

@@ -5,6 +5,7 @@ command with one line on stderr and exit status 2, never a traceback.
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -174,20 +175,7 @@ def _music_train(args):
 
     from tfdl.music.train import MusicConfig, train_music
 
-    config = MusicConfig(
-        steps=args.steps,
-        batch_size=args.batch_size,
-        seq_length=args.seq_length,
-        embedding_dim=args.embedding_dim,
-        rnn_units=args.rnn_units,
-        learning_rate=args.learning_rate,
-        lr_schedule=args.lr_schedule,
-        dropout=args.dropout,
-        clip_norm=args.clip_norm,
-        checkpoint_every=args.checkpoint_every,
-        eval_every=args.eval_every,
-        seed=args.seed,
-    )
+    config = _config_from_flags(MusicConfig, args)
     strategy = tf.distribute.MirroredStrategy() if args.distribute else None
     settings = train_music(
         config,
@@ -200,8 +188,7 @@ def _music_train(args):
         progress=not args.no_progress,
     )
     keys = ("steps_done", "interrupted", "val_loss", "val_bits_per_char", "train_seconds")
-    print(json.dumps({"out": str(args.out), **{k: settings[k] for k in keys}}))
-    return 130 if settings["interrupted"] else 0
+    return _print_run(args.out, settings, keys)
 
 
 def _model_dir(args):
@@ -457,14 +444,7 @@ def _add_faces_commands(groups):
 def _faces_train(args):
     from tfdl.faces import FacesConfig, train_faces
 
-    config = FacesConfig(
-        model=args.model,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        latent_dim=args.latent_dim,
-        seed=args.seed,
-    )
+    config = _config_from_flags(FacesConfig, args)
     settings = train_faces(
         config,
         args.out,
@@ -473,9 +453,9 @@ def _faces_train(args):
         progress=not args.no_progress,
         log=_log,
     )
-    keys = ("model", "source", "accuracy", "n", "steps_done", "train_seconds")
-    print(json.dumps({"out": str(args.out), **{k: settings[k] for k in keys}}))
-    return 130 if settings["interrupted"] else 0
+    return _print_run(
+        args.out, settings, ("model", "source", "accuracy", "n", "steps_done", "train_seconds")
+    )
 
 
 def _faces_evaluate(args):
@@ -498,18 +478,23 @@ def _log(message):
     print(f"tfdl: {message}", file=sys.stderr)
 
 
+def _config_from_flags(config_class, args):
+    """A config dataclass whose fields that have a flag of the same name take its value."""
+    names = {f.name for f in dataclasses.fields(config_class)}
+    return config_class(**{k: v for k, v in vars(args).items() if k in names})
+
+
+def _print_run(out, settings, keys):
+    """Print a training run's JSON line (``out`` and ``keys`` of its settings); the exit
+    code is 130 when the run was interrupted, as for any Ctrl-C'd command."""
+    print(json.dumps({"out": str(out), **{k: settings[k] for k in keys}}))
+    return 130 if settings["interrupted"] else 0
+
+
 def _digits_train(args):
     from tfdl.digits import DigitsConfig, train_digits
 
-    config = DigitsConfig(
-        model=args.model,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        augment=args.augment,
-        loop=args.loop,
-        seed=args.seed,
-    )
+    config = _config_from_flags(DigitsConfig, args)
     settings = train_digits(
         config,
         args.out,
@@ -520,8 +505,7 @@ def _digits_train(args):
         log=_log,
     )
     keys = ("model", "loop", "source", "accuracy", "loss", "n", "steps_done", "train_seconds")
-    print(json.dumps({"out": str(args.out), **{k: settings[k] for k in keys}}))
-    return 130 if settings["interrupted"] else 0
+    return _print_run(args.out, settings, keys)
 
 
 def _digits_evaluate(args):

@@ -24,10 +24,11 @@ import tensorflow as tf
 from keras import ops
 
 from tfdl.checkpoints import (
+    SETTINGS_FILE,
     CheckpointDir,
     CheckpointError,
     load_model_dir,
-    save_model_file,
+    save_model_dir,
     write_text_atomic,
 )
 from tfdl.data.digits import (
@@ -42,8 +43,6 @@ from tfdl.models import DigitCNN, DigitDense
 from tfdl.tracking import make_tracker
 from tfdl.training import History, TrainConfig, Trainer
 
-MODEL_FILE = "model.keras"
-SETTINGS_FILE = "settings.json"
 MODELS = {"cnn": DigitCNN, "dense": DigitDense}
 LOOPS = ("tape", "fit")
 
@@ -274,8 +273,7 @@ def train_digits(
             "interrupted": history.interrupted,
             "train_seconds": round(seconds, 1),
         }
-        save_model_file(model, out_dir / MODEL_FILE)
-        write_text_atomic(out_dir / SETTINGS_FILE, json.dumps(settings, indent=2) + "\n")
+        save_model_dir(out_dir, model, settings)
         tracker.log_asset(out_dir / SETTINGS_FILE)
         return settings
     finally:

@@ -13,7 +13,6 @@ A trained model directory holds ``model.keras``, ``settings.json``, ``history.js
 """
 
 import dataclasses
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,19 +23,17 @@ import tensorflow as tf
 from keras import ops
 
 from tfdl.checkpoints import (
+    SETTINGS_FILE,
     CheckpointDir,
     CheckpointError,
     load_model_dir,
-    save_model_file,
-    write_text_atomic,
+    save_model_dir,
 )
 from tfdl.data.faces import H5, IMAGE_SHAPE, Faces, check_images, load_faces, load_test_faces
 from tfdl.models.faces import DBVAE, FaceCNN, classification_loss, debiasing_loss
 from tfdl.tracking import make_tracker
 from tfdl.training import TrainConfig, Trainer
 
-MODEL_FILE = "model.keras"
-SETTINGS_FILE = "settings.json"
 MODELS = {"cnn": FaceCNN, "dbvae": DBVAE}
 
 
@@ -322,8 +319,7 @@ def train_faces(
             "interrupted": history.interrupted,
             "train_seconds": round(seconds, 1),
         }
-        save_model_file(model, out_dir / MODEL_FILE)
-        write_text_atomic(out_dir / SETTINGS_FILE, json.dumps(settings, indent=2) + "\n")
+        save_model_dir(out_dir, model, settings)
         tracker.log_asset(out_dir / SETTINGS_FILE)
         return settings
     finally:

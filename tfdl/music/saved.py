@@ -5,21 +5,18 @@ from pathlib import Path
 
 import keras
 
-from tfdl.checkpoints import save_model_file, write_text_atomic
+from tfdl.checkpoints import MODEL_FILE, SETTINGS_FILE, save_model_dir
 from tfdl.models import MusicRNN
 from tfdl.music.vocab import Vocabulary
 
-MODEL_FILE = "model.keras"
 VOCAB_FILE = "vocab.json"
-SETTINGS_FILE = "settings.json"
 
 
 def save_music_model(directory, model, vocab, settings):
     """Write the model, its vocabulary and its settings (a JSON-able dict) to ``directory``."""
     directory = Path(directory)
     vocab.save(directory / VOCAB_FILE)
-    save_model_file(model, directory / MODEL_FILE)
-    write_text_atomic(directory / SETTINGS_FILE, json.dumps(settings, indent=2) + "\n")
+    save_model_dir(directory, model, settings)
 
 
 def load_music_model(directory):

@@ -56,6 +56,18 @@ def _sampling_arguments(parser):
     )
 
 
+def _training_run_arguments(parser):
+    """--seed, --tracking and --no-progress: the same on every 'train' command."""
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--tracking",
+        choices=["off", "offline", "online"],
+        default=None,
+        help="Comet tracking (default: online with COMET_API_KEY, else offline)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
 def _export_arguments(parser, midi_help="write a .mid per valid song"):
     parser.add_argument("--midi", action="store_true", help=midi_help)
     parser.add_argument(
@@ -100,19 +112,12 @@ def _parser():
     train.add_argument("--clip-norm", type=_positive_float, default=None)
     train.add_argument("--checkpoint-every", type=_positive_int, default=500)
     train.add_argument("--eval-every", type=_positive_int, default=250)
-    train.add_argument("--seed", type=int, default=0)
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     train.add_argument("--init-from", help="start from this saved model's weights (fine-tune)")
     train.add_argument(
-        "--tracking",
-        choices=["off", "offline", "online"],
-        default=None,
-        help="Comet tracking (default: online with COMET_API_KEY, else offline)",
-    )
-    train.add_argument(
         "--distribute", action="store_true", help="train with MirroredStrategy over all local GPUs"
     )
-    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _training_run_arguments(train)
 
     gen = music.add_parser("generate", help="write new songs with a trained model")
     gen.add_argument("--model", help=MODEL_HELP)
@@ -390,14 +395,7 @@ def _add_digits_commands(groups):
         help="tape: tfdl's GradientTape trainer (default); fit: keras Model.fit",
     )
     train.add_argument("--data", help=data_help)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument(
-        "--tracking",
-        choices=["off", "offline", "online"],
-        default=None,
-        help="Comet tracking (default: online with COMET_API_KEY, else offline)",
-    )
-    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _training_run_arguments(train)
     # For tests and quick checks: only the first N train and N test images.
     train.add_argument("--limit", type=_positive_int, default=None, help=argparse.SUPPRESS)
 
@@ -423,14 +421,7 @@ def _add_faces_commands(groups):
     train.add_argument("--learning-rate", type=_positive_float, default=5e-4)
     train.add_argument("--latent-dim", type=_positive_int, default=100)
     train.add_argument("--data", help=data_help)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument(
-        "--tracking",
-        choices=["off", "offline", "online"],
-        default=None,
-        help="Comet tracking (default: online with COMET_API_KEY, else offline)",
-    )
-    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _training_run_arguments(train)
 
     ev = faces.add_parser(
         "evaluate", help="held-out accuracy and per-group face probability (one JSON line)"

@@ -161,6 +161,10 @@ def test_init_from_starts_from_the_saved_weights(trained, tunes_file, tmp_path, 
         main([*argv[:-2], "--out", str(tmp_path / "x"), *bigger, "--init-from", str(trained)]) == 2
     )
     assert "this run asks for" in capsys.readouterr().err
+    other_split = ["--out", str(tmp_path / "y"), *TINY, "--seed", "1", "--init-from", str(trained)]
+    assert main([*argv[:-2], *other_split]) == 2  # would train on the start's held-out tunes
+    assert "pass --seed 0" in capsys.readouterr().err.strip().splitlines()[-1]
+    assert not (tmp_path / "y" / "checkpoints").exists()
 
 
 def test_dropout_and_cosine_schedule_reach_the_saved_model(tunes_file, tmp_path, capsys):

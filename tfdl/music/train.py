@@ -99,9 +99,22 @@ def _vocabulary(path, tunes, resume):
     return Vocabulary.from_text(join_tunes(tunes))
 
 
-def _starting_weights(init_from, vocab, config):
-    """Weights of the model in ``init_from``, checked to fit this run."""
-    model, saved_vocab, _ = load_music_model(init_from)
+def _starting_weights(init_from, vocab, config, data_name):
+    """Weights of the model in ``init_from``, checked to fit this run.
+
+    On the same data, the run must hold out the same tunes as the model it starts
+    from: another split would train on that model's validation tunes and report a
+    val_loss that is too good.
+    """
+    model, saved_vocab, saved = load_music_model(init_from)
+    if saved.get("data") == data_name:
+        split = (saved.get("seed"), saved.get("val_fraction"))
+        if split != (config.seed, config.val_fraction):
+            raise ValueError(
+                f"{init_from} held out its validation tunes with seed, val_fraction = {split}; "
+                f"this run's {(config.seed, config.val_fraction)} would train on them and "
+                f"report a val_loss that is too good: pass --seed {split[0]}"
+            )
     if saved_vocab != vocab:
         raise ValueError(f"{init_from} was trained on another vocabulary than this data's")
     sizes = (model.embedding_dim, model.rnn_units)
@@ -151,7 +164,10 @@ def train_music(
     # together with model.keras, so a crash never leaves a model beside the wrong vocabulary.
     checkpoint_vocab = out_dir / "checkpoints" / VOCAB_FILE
     vocab = _vocabulary(checkpoint_vocab, tunes, resume)
-    start = _starting_weights(init_from, vocab, config) if init_from and not resume else None
+    data_name = str(data) if data is not None else "shipped corpus"
+    start = None
+    if init_from and not resume:
+        start = _starting_weights(init_from, vocab, config, data_name)
 
     train_data = random_windows(
         vocab.encode(join_tunes(train_tunes)), config.seq_length, config.batch_size, config.seed
@@ -207,7 +223,7 @@ def train_music(
             "interrupted": history.interrupted,
             "train_tunes": len(train_tunes),
             "val_tunes": len(val_tunes),
-            "data": str(data) if data is not None else "shipped corpus",
+            "data": data_name,
             "init_from": str(init_from) if init_from else None,
             "val_loss": val_loss,
             "val_bits_per_char": val_loss / math.log(2),

@@ -444,9 +444,8 @@ def _faces_train(args):
         progress=not args.no_progress,
         log=_log,
     )
-    return _print_run(
-        args.out, settings, ("model", "source", "accuracy", "n", "steps_done", "train_seconds")
-    )
+    keys = ("model", "source", "accuracy", "n", "steps_done", "train_seconds")
+    return _print_run(args.out, settings, keys)
 
 
 def _faces_evaluate(args):

@@ -227,6 +227,10 @@ def load_tunes(path: str | os.PathLike) -> list[str]:
     return tunes
 
 
+# What a model's settings.json says for "data" when it learnt from the shipped corpus.
+SHIPPED_CORPUS = "shipped corpus"
+
+
 def corpus_path() -> Path:
     """The shipped ``folk_tunes.abc``, installed or in a repository checkout."""
     try:

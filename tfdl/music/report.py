@@ -21,9 +21,9 @@ def model_tunes(settings, data=None, split="train"):
     """
     if split not in ("train", "val", "all"):
         raise ValueError(f"split must be train, val or all, got {split!r}")
-    source = data if data is not None else settings.get("data", "shipped corpus")
+    source = data if data is not None else settings.get("data", abc.SHIPPED_CORPUS)
     try:
-        tunes = abc.load_corpus() if source == "shipped corpus" else abc.load_tunes(source)
+        tunes = abc.load_corpus() if source == abc.SHIPPED_CORPUS else abc.load_tunes(source)
     except abc.ABCError as e:
         raise ValueError(f"cannot load the model's training tunes ({e}): pass --data") from None
     if split == "all":

@@ -108,7 +108,7 @@ def _starting_weights(init_from, vocab, config, data_name):
     """
     model, saved_vocab, saved = load_music_model(init_from)
     if saved.get("data") == data_name:
-        split = (saved.get("seed"), saved.get("val_fraction"))
+        split = (saved.get("seed", 0), saved.get("val_fraction", 0.1))  # as model_tunes reads it
         if split != (config.seed, config.val_fraction):
             raise ValueError(
                 f"{init_from} held out its validation tunes with seed, val_fraction = {split}; "
@@ -164,7 +164,7 @@ def train_music(
     # together with model.keras, so a crash never leaves a model beside the wrong vocabulary.
     checkpoint_vocab = out_dir / "checkpoints" / VOCAB_FILE
     vocab = _vocabulary(checkpoint_vocab, tunes, resume)
-    data_name = str(data) if data is not None else "shipped corpus"
+    data_name = str(data) if data is not None else abc.SHIPPED_CORPUS
     start = None
     if init_from and not resume:
         start = _starting_weights(init_from, vocab, config, data_name)

@@ -142,6 +142,14 @@ def dedupe(tunes: list[str]) -> list[str]:
     return kept
 
 
+def saved_split(settings: dict) -> tuple[float, int]:
+    """``(val_fraction, seed)`` a model's settings.json split its tunes with.
+
+    Settings written without them mean `train_val_split`'s defaults.
+    """
+    return settings.get("val_fraction", 0.1), settings.get("seed", 0)
+
+
 def train_val_split(
     tunes: list[str], val_fraction: float = 0.1, seed: int = 0
 ) -> tuple[list[str], list[str]]:

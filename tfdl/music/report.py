@@ -28,9 +28,7 @@ def model_tunes(settings, data=None, split="train"):
         raise ValueError(f"cannot load the model's training tunes ({e}): pass --data") from None
     if split == "all":
         return tunes
-    train, val = abc.train_val_split(
-        tunes, settings.get("val_fraction", 0.1), settings.get("seed", 0)
-    )
+    train, val = abc.train_val_split(tunes, *abc.saved_split(settings))
     return train if split == "train" else val
 
 

@@ -108,12 +108,12 @@ def _starting_weights(init_from, vocab, config, data_name):
     """
     model, saved_vocab, saved = load_music_model(init_from)
     if saved.get("data") == data_name:
-        split = (saved.get("seed", 0), saved.get("val_fraction", 0.1))  # as model_tunes reads it
-        if split != (config.seed, config.val_fraction):
+        val_fraction, seed = abc.saved_split(saved)
+        if (seed, val_fraction) != (config.seed, config.val_fraction):
             raise ValueError(
-                f"{init_from} held out its validation tunes with seed, val_fraction = {split}; "
-                f"this run's {(config.seed, config.val_fraction)} would train on them and "
-                f"report a val_loss that is too good: pass --seed {split[0]}"
+                f"{init_from} held out its validation tunes with seed, val_fraction = "
+                f"{(seed, val_fraction)}; this run's {(config.seed, config.val_fraction)} would "
+                f"train on them and report a val_loss that is too good: pass --seed {seed}"
             )
     if saved_vocab != vocab:
         raise ValueError(f"{init_from} was trained on another vocabulary than this data's")

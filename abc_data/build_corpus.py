@@ -1,5 +1,10 @@
 """Rebuild folk_tunes.abc and folk_tunes.json from the ABC files shipped with music21.
 
+Every tune is normalised (`tfdl.music.abc.normalise_tune`) and cleaned
+(`tfdl.music.clean.clean_tune`: decorations, annotations and bar-line variants
+rewritten, then the header and every bar checked); tunes that cannot be mended are
+dropped and counted by reason in folk_tunes.json.
+
     python abc_data/build_corpus.py            # rewrites the files next to this script
     python abc_data/build_corpus.py --out-dir /tmp/corpus
 
@@ -12,15 +17,16 @@ music21 version give byte-identical files.
 import argparse
 import json
 import re
+from collections import Counter
 import sys
 import time
 from pathlib import Path
 
 try:
-    from tfdl.music import abc
+    from tfdl.music import abc, clean
 except ModuleNotFoundError:  # run as a script from a checkout: put the repo root on the path
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from tfdl.music import abc
+    from tfdl.music import abc, clean
 
 # music21 corpus directories, in the order tunes are written (and deduplicated:
 # the first copy of a tune wins). All three are instrumental dance tunes and airs
@@ -68,21 +74,37 @@ def load_source(source_dir: Path) -> tuple[list[str], int]:
     return [t for t in map(abc.normalise_tune, first) if t is not None], len(raw) - len(first)
 
 
+def _reason_kind(reason: str) -> str:
+    """A drop reason without its bar numbers and lengths, to count alike reasons together."""
+    if " lasts " in reason:
+        return "a bar of the wrong length"
+    return re.sub(r"^bar \d+: ", "", reason)
+
+
 def build(out_dir: str | Path = HERE, corpus_dir: str | Path | None = None) -> dict:
     """Write ``folk_tunes.abc`` and ``folk_tunes.json`` into ``out_dir``; return the stats."""
     corpus, version = music21_corpus()
     corpus = Path(corpus_dir) if corpus_dir is not None else corpus
     tunes: list[str] = []
     sources = {}
+    dropped = Counter()
     for name in SOURCES:
         loaded, second_settings = load_source(corpus / name)
+        cleaned = []
+        for tune in loaded:
+            mended, reason = clean.clean_tune(tune)
+            if mended is None:
+                dropped[_reason_kind(reason)] += 1
+            else:
+                cleaned.append(mended)
         before = len(tunes)
-        tunes = abc.dedupe(tunes + loaded)  # keeps earlier tunes first, in order
+        tunes = abc.dedupe(tunes + cleaned)  # keeps earlier tunes first, in order
         sources[name] = {
             "files": len(list((corpus / name).rglob("*.abc"))),
             "second_settings_dropped": second_settings,
             "tunes_loaded": len(loaded),
-            "duplicates_dropped": len(loaded) - (len(tunes) - before),
+            "unmendable_dropped": len(loaded) - len(cleaned),
+            "duplicates_dropped": len(cleaned) - (len(tunes) - before),
             "tunes_kept": len(tunes) - before,
         }
     text = "\n\n".join(tunes) + "\n"
@@ -92,6 +114,8 @@ def build(out_dir: str | Path = HERE, corpus_dir: str | Path | None = None) -> d
         "sources": sources,
         "tunes": len(tunes),
         "duplicates_dropped": sum(s["duplicates_dropped"] for s in sources.values()),
+        "unmendable_dropped": sum(dropped.values()),
+        "unmendable_reasons": dict(sorted(dropped.items(), key=lambda kv: (-kv[1], kv[0]))),
         "chars": len(text),
         "bytes": len(text.encode("utf-8")),
         "vocab_size": len(charset),
@@ -116,7 +140,8 @@ def main(argv: list[str] | None = None) -> None:
     seconds = time.perf_counter() - start
     for name, s in stats["sources"].items():
         print(
-            f"{name:14s} {s['tunes_kept']:5d} tunes ({s['duplicates_dropped']} duplicates, "
+            f"{name:14s} {s['tunes_kept']:5d} tunes ({s['unmendable_dropped']} unmendable, "
+            f"{s['duplicates_dropped']} duplicates, "
             f"{s['second_settings_dropped']} second settings dropped)"
         )
     print(

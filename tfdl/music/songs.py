@@ -126,6 +126,19 @@ def _header_fields(song):
     return fields
 
 
+def header_problem(song):
+    """The first layer of `check_song`: ``"missing field: ..."`` or ``"bad field: ..."``,
+    or None when ``M:`` and ``K:`` (and ``L:``, if present) hold values ABC 2.1 allows."""
+    fields = _header_fields(song)
+    for field in "MK":
+        if field not in fields:
+            return f"missing field: no {field}: line in the header"
+    for field, pattern in (("M", _METRE), ("L", _UNIT), ("K", _KEY)):
+        if field in fields and not pattern.fullmatch(fields[field]):
+            return f"bad field: {field}:{fields[field][:40]}"
+    return None
+
+
 def error_line(error):
     """An exception as one short line (music21 messages can quote whole tunes)."""
     text = " ".join(str(error).split())
@@ -211,13 +224,9 @@ def check_song(song, min_bars=4, min_notes=8, midi_path=None):
     def invalid(reason, bars=0, notes=0):
         return SongCheck(False, reason, song, bars, notes)
 
-    fields = _header_fields(song)
-    for field in "MK":
-        if field not in fields:
-            return invalid(f"missing field: no {field}: line in the header")
-    for field, pattern in (("M", _METRE), ("L", _UNIT), ("K", _KEY)):
-        if field in fields and not pattern.fullmatch(fields[field]):
-            return invalid(f"bad field: {field}:{fields[field][:40]}")
+    problem = header_problem(song)
+    if problem:
+        return invalid(problem)
 
     try:
         score, warned = _parse(song)

@@ -115,8 +115,9 @@ def _starting_weights(init_from, vocab, config, data_name):
                 f"{(seed, val_fraction)}; this run's {(config.seed, config.val_fraction)} would "
                 f"train on them and report a val_loss that is too good: pass --seed {seed}"
             )
-    if saved_vocab != vocab:
-        raise ValueError(f"{init_from} was trained on another vocabulary than this data's")
+    missing = saved_vocab.unknown("".join(vocab.chars))
+    if missing:
+        raise ValueError(f"{init_from} never saw these characters of the data: {missing}")
     sizes = (model.embedding_dim, model.rnn_units)
     if sizes != (config.embedding_dim, config.rnn_units):
         raise ValueError(
@@ -148,7 +149,8 @@ def train_music(
         tracking: "off", "offline" or "online" (see `tfdl.tracking`).
         strategy: a ``tf.distribute`` strategy, or None.
         init_from: a saved model directory to start from (fine-tuning); its
-            vocabulary and sizes must match this run's.
+            vocabulary must hold every character of the data (the run keeps it)
+            and its sizes must match this run's.
     """
     config = config or MusicConfig()
     out_dir = Path(out_dir)
@@ -168,6 +170,8 @@ def train_music(
     start = None
     if init_from and not resume:
         start = _starting_weights(init_from, vocab, config, data_name)
+        # Its vocabulary covers the data: keep it, so its embedding and output rows fit.
+        vocab = Vocabulary.load(Path(init_from) / VOCAB_FILE)
 
     train_data = random_windows(
         vocab.encode(join_tunes(train_tunes)), config.seq_length, config.batch_size, config.seed

@@ -1,0 +1,629 @@
+"""Bar lengths: does every bar of an ABC tune last what its meter says?
+
+music21 reads bars of any length, so a tune can parse and still be unplayable for a
+musician. `check_bars` reads the tune body itself, with no external program, and
+plays it through the way abcMIDI's ``abc2midi`` does (our test oracle):
+
+- durations: ``L:`` and note lengths (``3``, ``/``, ``3/2``), broken rhythm (``>`` ``<``
+  between notes of equal length), tuplets ``(p:q:r``, chords (the first note's length),
+  grace notes ``{...}`` (no time), rests ``z`` ``x`` and multi-bar rests ``Z4``, ties;
+  ``M:`` and ``L:`` changes on their own line or inline (``[M:3/4]``);
+- bar lines are followed in playback order: ``|: ... :|`` and ``::`` repeat, first and
+  second endings (``|1`` ``:|2`` ``[1``) are played on their pass, and a ``:|`` with no
+  ``|:`` repeats from the last double bar (or the start), as abc2midi assumes;
+- a bar may be short only where music allows it: the first bar (an anacrusis), a
+  bar closed by a repeat sign or double bar (it continues after the repeat or in the
+  next part: the closing bar completes the anacrusis), and, beyond abc2midi, a bar
+  that opens a new part after a double bar or repeat (a pickup into the second part,
+  which abc2midi flags although musicians write it everywhere);
+- empty bars (``||`` split over lines, ``|]`` after ``|``) take no time and are skipped.
+
+Syntax abc2midi rejects with an error is rejected here too, naming the bar: an
+unclosed chord, quote or decoration, a tie to another pitch, broken rhythm between
+notes of unequal length, a character that is no ABC, a repeat that never closes.
+
+`BarReader` does the same incrementally, one bar at a time, for the sampler: it can be
+copied at a bar line and fed the next bar, so a bad bar can be redrawn.
+
+Durations are `fractions.Fraction` of a whole note.
+"""
+
+import copy
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+# The decoration letters of ABC 2.1 (section 4.14) and their one-character shorthands.
+DECORATIONS = frozenset(".~HLMOPSTuv")
+_FIELD_LINE = re.compile(r"([A-Za-z+]):(.*)")
+_BODY_FIELDS = frozenset("IKLMmNPQrsTUVWw+")
+_LENGTH = re.compile(r"(\d*)(/*)(\d*)")
+_NOTE = re.compile(r"(\^\^|\^|__|_|=)?([A-Ga-g])([,']*)")
+_METER = re.compile(r"(\d+(?:\+\d+)*)/(\d+)")
+# A bar line: colons, then |, ||, |] or [| (or :: alone), then colons.
+_BAR = re.compile(r"(:*)(\[\||\|\]|\|\||\|)(:*)|(::+)")
+_ENDING = re.compile(r"\[?(\d+(?:[,-]\d+)*)")
+_INLINE_FIELD = re.compile(r"\[([A-Za-z]):([^\]\n]*)\]")
+# abc2midi reads any quoted text as a chord symbol or annotation, except one that starts
+# with a letter other than A-G (e.g. "Segno"), which it rejects.
+_QUOTED = re.compile(r"(?![H-Za-z]).*")
+
+
+class BarError(ValueError):
+    """Syntax in a tune body that abc2midi rejects; the message names the bar."""
+
+
+def meter_length(meter):
+    """The length of a bar under ``M:`` as a Fraction of a whole note; None for free meter.
+
+    ``C`` is 4/4, ``C|`` 2/2, ``2+3/8`` 5/8; ``none`` (or anything else) is None.
+    """
+    meter = meter.strip()
+    meter = {"C": "4/4", "C|": "2/2"}.get(meter, meter)
+    match = _METER.fullmatch(meter)
+    if not match or int(match[2]) == 0:
+        return None
+    return Fraction(sum(int(n) for n in match[1].split("+")), int(match[2]))
+
+
+def _unit_length(value):
+    match = re.fullmatch(r"\s*(\d+)/(\d+)\s*", value)
+    if not match or int(match[1]) == 0 or int(match[2]) == 0:
+        return None
+    return Fraction(int(match[1]), int(match[2]))
+
+
+def _length(text, pos):
+    """``(multiplier, end)`` of a note length such as ``3``, ``/``, ``//``, ``3/2``, ``/4``."""
+    match = _LENGTH.match(text, pos)
+    num, slashes, den = match.groups()
+    value = Fraction(int(num) if num else 1)
+    if slashes:
+        value /= int(den) if den else 2 ** len(slashes)
+        if den and len(slashes) > 1:
+            value /= 2 ** (len(slashes) - 1)
+    elif den:  # digits only: all in num
+        pass
+    if value == 0:
+        raise BarError("a note of length 0")
+    return value, match.end()
+
+
+@dataclass
+class Event:
+    """One thing in playback: a duration (``kind="time"``), a bar line or an ending."""
+
+    kind: str  # "time", "bar", "ending"
+    bar: int  # the written bar it belongs to (1 = the first)
+    duration: Fraction = Fraction(0)
+    bar_kind: str = ""  # single, double, start, end, both
+    endings: tuple = ()
+    meter: Fraction | None = None  # the bar length in force (None: free meter)
+    meter_text: str = ""
+
+
+@dataclass
+class BarReader:
+    """Reads a tune body bar by bar and keeps the events for `playback_problem`.
+
+    ``feed(text)`` takes the next piece of the body (whole lines or whole bars); state
+    that spans bars (unit length, meter, a pending tie) is kept between calls, and
+    ``copy.deepcopy`` of a reader is a snapshot to go back to. Raises `BarError`.
+    """
+
+    unit: Fraction = Fraction(1, 8)
+    meter: Fraction | None = None
+    meter_text: str = ""
+    events: list = field(default_factory=list)
+    bar: int = 1
+    at_line_start: bool = True
+    after_bar: bool = True
+    tie_pitch: tuple | None = None  # (letter, octave) of a tied note awaiting its partner
+    notes: int = 0
+
+    @classmethod
+    def from_header(cls, header_lines):
+        """A reader set up from the header's ``M:`` and ``L:`` (defaults of ABC 2.1)."""
+        from tfdl.music.abc import default_unit_length
+
+        fields = {}
+        for line in header_lines:
+            match = _FIELD_LINE.fullmatch(line.strip())
+            if match:
+                fields.setdefault(match[1], match[2].strip())
+        meter_text = fields.get("M", "none")
+        unit = fields.get("L") or default_unit_length([f"M:{meter_text}"])[2:]
+        reader = cls(meter=meter_length(meter_text), meter_text=meter_text)
+        reader.unit = _unit_length(unit) or Fraction(1, 8)
+        return reader
+
+    def copy(self):
+        clone = copy.copy(self)
+        clone.events = list(self.events)
+        return clone
+
+    def _time(self, duration):
+        self.events.append(
+            Event("time", self.bar, duration, meter=self.meter, meter_text=self.meter_text)
+        )
+        return self.events[-1]
+
+    def _field(self, key, value):
+        if key == "M":
+            self.meter = meter_length(value)
+            self.meter_text = value.strip()
+        elif key == "L":
+            unit = _unit_length(value)
+            if unit is None:
+                raise BarError(f"bar {self.bar}: bad L:{value.strip()}")
+            self.unit = unit
+
+    def feed(self, text):
+        """Read more of the body; events are appended to ``self.events``."""
+        lines = text.split("\n")
+        for n, line in enumerate(lines):
+            if n:
+                self.at_line_start = True
+            if not line:
+                continue
+            if self.at_line_start:
+                match = _FIELD_LINE.match(line)
+                if match and match[1] in _BODY_FIELDS:
+                    if n == len(lines) - 1:  # the field line is not finished yet
+                        raise BarError("a field line must be fed whole")
+                    self._field(match[1], match[2])
+                    continue
+            self._read_music(line)
+            self.at_line_start = False
+
+    def _read_music(self, line):
+        pos, end = 0, len(line)
+        pending_broken = None  # multiplier for the next note after > or <
+        tuplet = None  # [factor, notes left]
+        last = None  # the last time event of a note, rest or chord (for broken rhythm)
+        decorated = False  # a decoration waits for its note
+        bar = self.bar
+
+        def timed(duration, pitch=None):
+            nonlocal pending_broken, last, decorated
+            if self.tie_pitch is not None and pitch is not None and pitch != self.tie_pitch:
+                raise BarError(f"bar {bar}: a tie joins two different notes")
+            self.tie_pitch = None
+            if tuplet is not None:
+                duration *= tuplet[0]
+                tuplet[1] -= 1
+            if pending_broken is not None:
+                if duration != pending_broken[1]:
+                    raise BarError(f"bar {bar}: broken rhythm between notes of unequal length")
+                duration *= pending_broken[0]
+                pending_broken = None
+            last = self._time(duration)
+            decorated = False
+            self.after_bar = False
+            self.notes += 1
+            return last
+
+        while pos < end:
+            if tuplet is not None and tuplet[1] <= 0:
+                tuplet = None
+            c = line[pos]
+            if c in " \t`":
+                pos += 1
+                continue
+            if c == "%":
+                break
+            if c == "\\" and not line[pos + 1 :].strip():
+                break  # line continuation
+            if decorated and c not in "^_=ABCDEFGabcdefgzx[{!+" and c not in DECORATIONS:
+                if not (c == '"'):
+                    raise BarError(f"bar {bar}: a decoration must come right before a note")
+            if self.after_bar and c in "0123456789" or (
+                self.after_bar and c == "[" and line[pos + 1 : pos + 2].isdigit()
+            ):
+                match = _ENDING.match(line, pos)
+                numbers = _ending_numbers(match[1])
+                self.events.append(Event("ending", bar, endings=numbers))
+                pos = match.end()
+                self.after_bar = False
+                continue
+            match = _BAR.match(line, pos)
+            if match and not (c == "[" and line[pos : pos + 2] != "[|"):
+                if pending_broken is not None:
+                    raise BarError(f"bar {bar}: broken rhythm at a bar line")
+                if decorated:
+                    raise BarError(f"bar {bar}: a decoration must come right before a note")
+                left, mid, right, double_colon = match.groups()
+                if double_colon:
+                    kind = "both"
+                elif left and right:
+                    kind = "both"
+                elif left:
+                    kind = "end"
+                elif right:
+                    kind = "start"
+                else:
+                    kind = "single" if mid == "|" else "double"
+                self.events.append(Event("bar", bar, bar_kind=kind))
+                self.bar += 1
+                bar = self.bar
+                self.after_bar = True
+                last = None
+                pos = match.end()
+                continue
+            if c == '"':
+                close = line.find('"', pos + 1)
+                if close < 0:
+                    raise BarError(f'bar {bar}: an unclosed " (chord symbol or annotation)')
+                text = line[pos + 1 : close]
+                if not _QUOTED.fullmatch(text):
+                    raise BarError(f'bar {bar}: "{text[:20]}" is no chord symbol or annotation')
+                pos = close + 1
+                continue
+            if c in "!+":
+                close = line.find(c, pos + 1)
+                if close < 0 or close == pos + 1:
+                    raise BarError(f"bar {bar}: an unclosed {c}decoration{c}")
+                decorated = True
+                pos = close + 1
+                continue
+            if c in DECORATIONS:
+                decorated = True
+                pos += 1
+                continue
+            if c == "(":
+                if pos + 1 < end and line[pos + 1].isdigit():
+                    match = re.compile(r"\((\d+)(?::(\d*))?(?::(\d*))?").match(line, pos)
+                    p = int(match[1])
+                    if not 2 <= p <= 9:
+                        raise BarError(f"bar {bar}: a tuplet ({p} is not 2 to 9")
+                    q = int(match[2]) if match[2] else _tuplet_q(p, self.meter_text)
+                    r = int(match[3]) if match[3] else p
+                    if tuplet is not None:
+                        raise BarError(f"bar {bar}: a tuplet inside a tuplet")
+                    tuplet = [Fraction(q, p), r]
+                    pos = match.end()
+                else:
+                    pos += 1  # a slur
+                continue
+            if c == ")":
+                pos += 1
+                continue
+            if c == "-":
+                if last is None or self.tie_pitch is not None or getattr(last, "pitch", 0) is None:
+                    raise BarError(f"bar {bar}: a tie with no note before it")
+                self.tie_pitch = last.pitch
+                pos += 1
+                continue
+            if c in "<>":
+                run = len(line[pos:]) - len(line[pos:].lstrip(c))
+                if last is None or run > 3:
+                    raise BarError(f"bar {bar}: broken rhythm {c * run} with no note before it")
+                long, short = 2 - Fraction(1, 2**run), Fraction(1, 2**run)
+                first, second = (long, short) if c == ">" else (short, long)
+                base = last.duration
+                last.duration *= first
+                pending_broken = (second, base)
+                pos += run
+                continue
+            if c == "{":
+                close = line.find("}", pos + 1)
+                if close < 0:
+                    raise BarError(f"bar {bar}: an unclosed {{grace notes}}")
+                inner = line[pos + 1 : close].replace("/", "", 1 if line[pos + 1] == "/" else 0)
+                if not re.fullmatch(r"(?:(?:\^\^|\^|__|_|=)?[A-Ga-g][,']*[\d/]*)+", inner):
+                    raise BarError(f"bar {bar}: grace notes {{{inner[:20]}}} hold no notes")
+                pos = close + 1
+                continue
+            if c == "[":
+                match = _INLINE_FIELD.match(line, pos)
+                if match:
+                    self._field(match[1], match[2])
+                    pos = match.end()
+                    continue
+                pos = self._chord(line, pos, bar, timed)
+                continue
+            if c in "^_=ABCDEFGabcdefg":
+                match = _NOTE.match(line, pos)
+                if not match:
+                    raise BarError(f"bar {bar}: an accidental with no note")
+                length, pos = _length(line, match.end())
+                event = timed(self.unit * length, _pitch(match))
+                event.pitch = _pitch(match)
+                continue
+            if c in "zx":
+                length, pos = _length(line, pos + 1)
+                timed(self.unit * length).pitch = None
+                continue
+            if c in "ZX":
+                match = re.compile(r"\d*").match(line, pos + 1)
+                bars = int(match[0]) if match[0] else 1
+                if self.meter is None:
+                    raise BarError(f"bar {bar}: a multi-bar rest needs a meter")
+                last = self._time(self.meter * bars)
+                last.pitch = None
+                last.rest_bars = bars
+                self.after_bar = False
+                pos = match.end()
+                continue
+            if c == "y":
+                pos += 1
+                continue
+            raise BarError(f"bar {bar}: {c!r} is not ABC music")
+        if pending_broken is not None:
+            raise BarError(f"bar {bar}: broken rhythm at the end of a line")
+        if tuplet is not None and tuplet[1] > 0:
+            raise BarError(f"bar {bar}: a tuplet runs past the end of a line")
+        if decorated:
+            raise BarError(f"bar {bar}: a decoration must come right before a note")
+
+    def _chord(self, line, pos, bar, timed):
+        """Read ``[ceg]2`` at ``pos``: one time event of the first note's length."""
+        close = line.find("]", pos + 1)
+        if close < 0:
+            raise BarError(f"bar {bar}: an unclosed [chord]")
+        inner = line[pos + 1 : close]
+        notes = list(re.finditer(r"(\^\^|\^|__|_|=)?([A-Ga-g])([,']*)([\d/]*)(-?)", inner))
+        rest = re.sub(r"(\^\^|\^|__|_|=)?([A-Ga-g])([,']*)([\d/]*)(-?)|[.~HLMOPSTuv ]|!\w+!", "", inner)
+        if not notes or rest:
+            raise BarError(f"bar {bar}: [{inner[:20]}] is no chord")
+        first, _ = _length(notes[0][4], 0) if notes[0][4] else (Fraction(1), 0)
+        length, pos = _length(line, close + 1)
+        pitches = {_pitch(n) for n in notes}
+        if self.tie_pitch is not None and self.tie_pitch not in pitches:
+            raise BarError(f"bar {bar}: a tie joins two different notes")
+        self.tie_pitch = None
+        event = timed(self.unit * first * length)
+        event.pitch = next(iter(pitches)) if len(pitches) == 1 else None
+        if any(n[5] for n in notes):  # a tie inside the chord: ties all its notes
+            self.tie_pitch = event.pitch
+        return pos
+
+
+def _pitch(match):
+    letter, octave = match[2], match[3]
+    return letter, octave.count("'") - octave.count(",")
+
+
+def _tuplet_q(p, meter_text):
+    """ABC 2.1's default q of a tuplet (p: 2->3, 3->2, 4->3, 6->2, 8->3; 5, 7, 9 depend on meter)."""
+    if p in (2, 4, 8):
+        return 3
+    if p in (3, 6):
+        return 2
+    length = meter_length(meter_text)
+    compound = length is not None and length.numerator % 3 == 0 and length.numerator > 3
+    return 3 if compound else 2
+
+
+def _ending_numbers(text):
+    numbers = set()
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        numbers.update(range(int(low), int(high or low) + 1))
+    return tuple(sorted(numbers))
+
+
+def _fraction_text(value):
+    return f"{value.numerator}/{value.denominator}"
+
+
+def _bar_text(duration, meter):
+    """``"bar lasts 5/8, M:6/8 needs 6/8"``: the two lengths in the meter's denominator."""
+    den = meter.denominator
+    for d in (8, 4, 2, 16):  # write lengths as the meter is written, e.g. 6/8, not 3/4
+        if d % meter.denominator == 0 and (meter * d).denominator == 1:
+            den = d
+            break
+    def show(x):
+        n = x * den
+        return f"{n.numerator}/{den}" if n.denominator == 1 else f"{n.numerator}/{n.denominator * den}"
+    return show(duration), show(meter)
+
+
+@dataclass
+class BarCheck:
+    """What `check_bars` found: ``reason`` is None exactly when ``metrical``.
+
+    ``bars`` counts the written bars that hold music; ``bad_bars`` the distinct written
+    bars of the wrong length (a syntax problem makes it 0: the bars were not timed).
+    """
+
+    metrical: bool
+    reason: str | None
+    bars: int
+    bad_bars: int = 0
+    bad_bar_numbers: tuple = ()
+
+
+def playback_problems(events, pickup_parts=True, at_end=True):
+    """Walk ``events`` in playback order; ``(bad bars, error)``.
+
+    A bad bar is ``(written bar, duration, meter length, meter text)``.
+
+    Follows abc2midi: a bar closed by ``|`` must be full unless it is the first; one
+    closed by ``||``, ``|:``, ``:|`` or ``::`` is checked only when full or too long (a
+    short one carries on into the music played next). With ``pickup_parts`` a short bar
+    that opens a part (right after a double bar or repeat sign) is a pickup, not an
+    error. ``at_end`` also reports a ``|:`` or first ending that never closes.
+    """
+    events = [copy.copy(e) for e in events]  # _fix_repeats rewrites bar kinds
+    error, repeat_from_start = _fix_repeats([e for e in events if e.kind != "time"])
+    if error:
+        return [], error
+    if repeat_from_start:
+        events.insert(0, Event("bar", 0, bar_kind="start"))
+    bad = []
+    acc = Fraction(0)
+    barno = 0  # bars with music played so far (abc2midi's barno)
+    opens_part = True  # the bar being filled began at the start or after a part boundary
+    meter = None
+    passno, maxpass, expect_repeat = 1, 1, False
+    saved = (0, 0)
+    i, n = 0, len(events)
+    in_ending = False
+
+    def checkbar():
+        nonlocal acc, barno, opens_part
+        if meter is not None and acc != meter and acc != 0 and (passno == 2 or barno != 0):
+            if not (pickup_parts and opens_part and acc < meter):
+                bad.append((bar_of_acc, acc, meter, meter_text))
+        if acc > 0:
+            barno += 1
+        acc = Fraction(0)
+
+    def softcheck():
+        if meter is None or acc >= meter or barno <= 0:
+            checkbar()
+            return True
+        return False
+
+    bar_of_acc, meter_text = 1, ""
+    while i < n:
+        e = events[i]
+        if e.kind == "time":
+            if acc == 0:
+                bar_of_acc = e.bar
+            meter, meter_text = e.meter, e.meter_text
+            acc += e.duration
+            i += 1
+            continue
+        kind = e.bar_kind if e.kind == "bar" else "ending"
+        if kind == "single":
+            checkbar()
+            opens_part = False
+        elif kind == "double":
+            in_ending = False
+            opens_part = softcheck()
+        elif kind == "start":
+            in_ending = False
+            opens_part = softcheck()
+            saved = (i, barno)
+            expect_repeat, passno, maxpass = True, 1, 2
+        elif kind == "end":
+            in_ending = False
+            opens_part = softcheck()
+            if passno == 1:
+                if expect_repeat:
+                    passno += 1
+                    i, barno = saved
+                    expect_repeat = False
+            elif passno < maxpass:
+                expect_repeat = False
+                passno += 1
+                i, barno = saved
+        elif kind == "both":
+            in_ending = False
+            opens_part = softcheck()
+            if passno > 1 or not expect_repeat:
+                expect_repeat = True
+                saved = (i, barno)
+                passno, maxpass = 1, 2
+            else:
+                i, barno = saved
+                passno += 1
+        elif kind == "ending":
+            if in_ending:
+                return bad, f"bar {e.bar}: an ending before the last one was closed"
+            if e.endings and passno not in e.endings:
+                i += 1  # skip to the next section boundary
+                while i < n and not (
+                    events[i].kind == "ending"
+                    or (events[i].kind == "bar" and events[i].bar_kind != "single")
+                ):
+                    i += 1
+                barno += 1
+                if i == n:
+                    return bad, f"bar {e.bar}: an ending is never closed by :| || or |]"
+                continue
+            in_ending = True
+            if maxpass < 4:
+                maxpass = passno + 1
+        i += 1
+    if at_end and expect_repeat and passno == 1:
+        return bad, "a |: is never closed by :|"
+    return bad, None
+
+
+def _fix_repeats(bars):
+    """Mend repeats as abc2midi does: a ``:|``, ``::`` or first ending with no ``|:``
+    before it repeats from the last double bar (whose kind changes in place) or from
+    the start of the tune.
+
+    Returns ``(error or None, whether a |: goes at the start)``.
+    """
+    expect, plays = False, 0
+    rep_point = None  # the bar event a missing |: goes on; None: the start of the tune
+    start_inserted = False
+
+    def place_start():
+        nonlocal start_inserted
+        if rep_point is None:
+            start_inserted = True
+        else:
+            rep_point.bar_kind = "both" if rep_point.bar_kind == "end" else "start"
+
+    for e in bars:
+        if e.kind == "ending":
+            if plays == 0 and not expect:
+                if rep_point is not None and rep_point.bar_kind == "end":
+                    return f"bar {e.bar}: an ending after :| needs a |: (or ::) first", False
+                place_start()
+            plays += 1
+            continue
+        kind = e.bar_kind
+        if kind == "double":
+            rep_point = e
+        elif kind == "start":
+            if expect:
+                return f"bar {e.bar}: a second |: before the first :|", False
+            expect = True
+        elif kind == "end":
+            if not expect and plays < 1:
+                place_start()
+            expect = False
+            rep_point = e
+        elif kind == "both":
+            if not expect:
+                place_start()
+            expect = True
+    return None, start_inserted
+
+
+def check_bars(song, pickup_parts=True):
+    """Check every bar of ``song`` (ABC text with a header) against its meter.
+
+    Returns a `BarCheck`; the reason names the first bad bar, e.g.
+    ``"bar 7 lasts 5/8, M:6/8 needs 6/8"``, or the syntax that stopped the reading.
+    A tune with no meter (``M:none``) has no bar lengths to check.
+    """
+    lines = song.strip("\n").split("\n")
+    key_line = next((n for n, line in enumerate(lines) if line.startswith("K:")), None)
+    if key_line is None:
+        return BarCheck(False, "no K: line, so no body", 0)
+    reader = BarReader.from_header(lines[:key_line])
+    try:
+        reader.feed("\n".join(lines[key_line + 1 :]) + "\n")
+        if reader.tie_pitch is not None:
+            raise BarError(f"bar {reader.bar}: a tie at the end of the tune")
+    except BarError as e:
+        return BarCheck(False, str(e), _bars_with_music(reader.events))
+    return verdict(reader, pickup_parts)
+
+
+def _bars_with_music(events):
+    return len({e.bar for e in events if e.kind == "time"})
+
+
+def verdict(reader, pickup_parts=True, at_end=True):
+    """The `BarCheck` of what ``reader`` has read so far."""
+    bad, error = playback_problems(reader.events, pickup_parts, at_end)
+    bars = _bars_with_music(reader.events)
+    if error:
+        return BarCheck(False, error, bars)
+    if bad:
+        numbers = tuple(sorted({b[0] for b in bad}))
+        bar, duration, meter, meter_text = bad[0]
+        lasts, needs = _bar_text(duration, meter)
+        reason = f"bar {bar} lasts {lasts}, M:{meter_text} needs {needs}"
+        return BarCheck(False, reason, bars, len(numbers), numbers)
+    return BarCheck(True, None, bars)

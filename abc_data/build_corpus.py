@@ -17,9 +17,9 @@ music21 version give byte-identical files.
 import argparse
 import json
 import re
-from collections import Counter
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 try:

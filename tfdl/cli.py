@@ -54,6 +54,12 @@ def _sampling_arguments(parser):
         default="X:1\n",
         help="text each song starts with; '\\n' means a newline",
     )
+    parser.add_argument(
+        "--free",
+        action="store_true",
+        help="the unconstrained sampler: bars may come out of any length (default: every "
+        "header line and bar is redrawn until it is well formed and fits M:)",
+    )
 
 
 def _training_run_arguments(parser):
@@ -238,14 +244,23 @@ def _load_model(args):
     return (model_dir, *load_music_model(model_dir))
 
 
-def _sample(args, model, vocab):
-    """The songs asked for on the command line, and the seconds they took."""
+def _sample(args, model, vocab, metrical=None):
+    """The songs asked for on the command line, and the seconds they took.
+
+    ``metrical`` None follows ``--free``; True or False picks the sampling mode.
+    """
     from tfdl.music.generate import SongSampler
 
     sampler = SongSampler(model, vocab, jit_compile=args.xla)
     started = time.time()
     songs = sampler.sample(
-        args.num_songs, args.length, args.temperature, args.top_k, args.seed, args.prime
+        args.num_songs,
+        args.length,
+        args.temperature,
+        args.top_k,
+        args.seed,
+        args.prime,
+        metrical=not args.free if metrical is None else metrical,
     )
     return songs, time.time() - started
 
@@ -285,6 +300,7 @@ def _music_generate(args):
         "chars": chars,
         "mean_length": round(chars / len(songs), 1),
         "chars_per_second": round(chars / seconds, 1),
+        "sampling": "free" if args.free else "metrical",
     }
     if exporting:
         summary.update(_counts(results, args))
@@ -341,16 +357,25 @@ def _music_report(args):
 
     model_dir, model, vocab, settings = _load_model(args)
     train = training_tunes(settings, args.data)  # before sampling: fail fast
-    songs, seconds = _sample(args, model, vocab)
-    report = song_report(songs, train, args.run_length, args.processes)
+    reports = {}
+    # Both sampling modes, side by side: the chosen one's keys at the top level.
+    for metrical in (not args.free, args.free):
+        songs, seconds = _sample(args, model, vocab, metrical)
+        report = song_report(songs, train, args.run_length, args.processes)
+        report["generate_seconds"] = round(seconds, 1)
+        report["sampling"] = "metrical" if metrical else "free"
+        reports[report["sampling"]] = report
+    chosen = reports.pop("free" if args.free else "metrical")
+    ((other_name, other),) = reports.items()
+    other.pop("reference")  # the same training tunes: given once
     print(
         json.dumps(
             {
                 "model": str(model_dir),
-                **report,
+                **chosen,
                 "temperature": args.temperature,
                 "prime": args.prime,
-                "generate_seconds": round(seconds, 1),
+                other_name: other,
             }
         )
     )

@@ -27,7 +27,7 @@ or it is dropped with the reason: a corpus every ABC player accepts.
 import re
 from fractions import Fraction
 
-from tfdl.music.meter import check_bars
+from tfdl.music.meter import check_bars, length_value
 
 # `k` is no ABC 2.1 symbol: Ryan's transcribers used it as a bowing mark, and abc2midi
 # ignores it ("Ignoring reserved character k").
@@ -56,16 +56,6 @@ def _pieces(line):
         pos = match.end()
     pieces.append((False, line[pos:]))
     return pieces
-
-
-def length_value(text):
-    """A note length suffix (``""``, ``2``, ``/``, ``3/2``, ``//``) as a Fraction."""
-    match = re.fullmatch(r"(\d*)(/*)(\d*)", text)
-    num, slashes, den = match.groups()
-    value = Fraction(int(num) if num else 1)
-    if slashes:
-        value /= (int(den) if den else 2) * 2 ** (len(slashes) - 1)
-    return value
 
 
 def length_text(value):

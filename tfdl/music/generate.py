@@ -1,4 +1,23 @@
-"""Write new songs with a trained MusicRNN: a compiled sampling loop over a batch of songs."""
+"""Write new songs with a trained MusicRNN: a compiled sampling loop over a batch of songs.
+
+Two modes (`SongSampler.sample`):
+
+- ``metrical=True`` (the default): every header line and every bar is drawn from the
+  model restricted to well-formed ones. The songs advance in compiled chunks of
+  `CHUNK` characters; after each chunk the host reads each song's new bars with
+  `tfdl.music.meter.BarReader`, and a header line or bar that does not parse, or does
+  not last what ``M:`` says, is thrown away and drawn again from the LSTM state saved
+  at its start (with fresh noise). This samples from the model conditioned on a
+  well-formed bar, never edits the text, and keeps the model's own choice of notes.
+  Why this and not a token mask: the model reads characters, and a bar's length is
+  known only when it closes (``A3/2`` or ``(3abc``), so a character mask cannot know
+  which continuations can still make a whole bar; rejection at the bar needs no
+  change to the model and costs only the redrawn bars.
+- ``metrical=False``: the unconstrained sampler, one compiled loop to the end.
+"""
+
+import re
+from dataclasses import dataclass, field
 
 import numpy as np
 import tensorflow as tf
@@ -6,6 +25,14 @@ import tensorflow as tf
 from tfdl.music.dataset import TUNE_SEPARATOR
 
 DEFAULT_PRIME = "X:1\n"
+# Characters per compiled chunk of the metrical sampler: long enough that a call's
+# overhead is small, short enough that a bad bar wastes little (a bar is ~15-25 chars).
+CHUNK = 32
+# Draws of one header line or bar before the sampler backs up one more piece, and
+# back-ups before it ends the song at its last accepted bar (see _MetricalSong).
+MAX_TRIES = 16
+MAX_BACKTRACKS = 8
+_HEADER_LINE = re.compile(r"[A-Za-z]:.*")
 
 
 class SongSampler:
@@ -65,7 +92,47 @@ class SongSampler:
         pad = tf.fill([length - tf.shape(written)[0], songs], -1)
         return tf.transpose(tf.concat([written, pad], axis=0))
 
-    def sample(self, num_songs=1, length=1000, temperature=1.0, top_k=None, seed=0, prime=None):
+    def _chunk_loop(self, h, c, steps, temperature, top_k, seed, offset, one_song):
+        # h, c: (songs, units) states after the text so far. Returns the sampled ids
+        # (steps, songs) and the states after each of them, (steps, songs, units) each.
+        logits = self.model.dense(h)
+        table = self.model.input_table()
+        blocks = self.model.recurrent_blocks_t() if one_song else None
+        ids_out = tf.TensorArray(tf.int32, size=steps)
+        h_out = tf.TensorArray(h.dtype, size=steps)
+        c_out = tf.TensorArray(c.dtype, size=steps)
+
+        def body(i, logits, h, c, ids_out, h_out, c_out):
+            ids = self._draw(logits, temperature, top_k, tf.stack([seed, offset + i]))
+            logits, (h, c) = self.model.step(ids, [h, c], table, blocks)
+            return i + 1, logits, h, c, ids_out.write(i, ids), h_out.write(i, h), c_out.write(i, c)
+
+        _, _, _, _, ids_out, h_out, c_out = tf.while_loop(
+            lambda i, *_: i < steps, body, [tf.constant(0), logits, h, c, ids_out, h_out, c_out]
+        )
+        return ids_out.stack(), h_out.stack(), c_out.stack()
+
+    @staticmethod
+    def _draw(logits, temperature, top_k, key):
+        """One categorical draw per row of ``logits`` (Gumbel-max, keyed by ``key``)."""
+        scaled = tf.cast(logits, tf.float32) / temperature
+        kth = tf.math.top_k(scaled, k=top_k).values[:, -1:]  # (songs, 1)
+        scaled = tf.where(scaled < kth, tf.constant(-np.inf, scaled.dtype), scaled)
+        u = tf.random.stateless_uniform(
+            tf.shape(scaled), seed=key, minval=1e-20, maxval=1.0, alg="philox"
+        )
+        return tf.argmax(scaled - tf.math.log(-tf.math.log(u)), axis=-1, output_type=tf.int32)
+
+    def sample(
+        self,
+        num_songs=1,
+        length=1000,
+        temperature=1.0,
+        top_k=None,
+        seed=0,
+        prime=None,
+        metrical=True,
+    ):
         """Generate ``num_songs`` songs of at most ``length`` new characters each.
 
         Args:
@@ -76,6 +143,10 @@ class SongSampler:
             seed: int; the same seed, prime and settings give the same songs.
             prime: text every song starts with (default ``"X:1\\n"``); a header such
                 as ``"X:1\\nM:6/8\\nL:1/8\\nK:D\\n"`` chooses meter and key.
+            metrical: draw every header line and bar again until it is well formed
+                and lasts what ``M:`` says (see the module docstring); False gives
+                the unconstrained sampler. A metrical prime must end with a newline
+                or a bar line.
 
         Returns a list of strings, each the prime followed by the generated text up
         to and excluding the blank line that ends it.
@@ -95,6 +166,8 @@ class SongSampler:
         except ValueError as e:
             raise ValueError(f"prime has {e}") from None
         batch = np.tile(prime_ids[None, :], (int(num_songs), 1))
+        if metrical:
+            return self._sample_metrical(batch, prime, int(length), temperature, top_k, seed)
         ids = self._loop(
             tf.constant(batch),
             tf.constant(int(length)),
@@ -109,3 +182,214 @@ class SongSampler:
             end = text.find(TUNE_SEPARATOR, len(prime) - 1)
             songs.append(text if end < 0 else text[:end])
         return songs
+
+    def _sample_metrical(self, batch, prime, length, temperature, top_k, seed):
+        songs = [_MetricalSong.start(prime, length) for _ in range(len(batch))]
+        _, (h, c) = self.model(tf.constant(batch), return_state=True)
+        h, c = h.numpy(), c.numpy()
+        for song, h_row, c_row in zip(songs, h, c):
+            song.saved = (h_row, c_row)
+        if not hasattr(self, "_chunk"):
+            self._chunk = tf.function(self._chunk_loop, reduce_retracing=True)
+        active = list(range(len(songs)))
+        offset = 0
+        while active:
+            ids, hs, cs = self._chunk(
+                tf.constant(h),
+                tf.constant(c),
+                tf.constant(CHUNK),
+                tf.constant(float(temperature)),
+                tf.constant(top_k),
+                tf.constant(int(seed), tf.int32),
+                tf.constant(offset),
+                len(songs) == 1,
+            )
+            offset += CHUNK
+            ids, hs, cs = ids.numpy(), hs.numpy(), cs.numpy()
+            next_h, next_c, still = [], [], []
+            for row, j in enumerate(active):
+                song = songs[j]
+                text = self.vocab.decode(ids[:, row])
+                states = (hs[:, row], cs[:, row], h[row], c[row])
+                state = song.read(text, states)
+                if not song.done:
+                    still.append(j)
+                    next_h.append(state[0])
+                    next_c.append(state[1])
+            active = still
+            if active:
+                h, c = np.stack(next_h), np.stack(next_c)
+        return [song.text for song in songs]
+
+
+@dataclass
+class _MetricalSong:
+    """One song of the metrical sampler: the accepted text and the open header line or bar.
+
+    ``saved`` is the LSTM state ``(h, c)`` after the accepted text, where the open
+    piece (``pending``) started: a rejected piece is drawn again from there. After
+    `MAX_TRIES` rejections in a row the sampler backs up one more piece (the bar
+    before may be what makes every next bar wrong, e.g. a ``|]`` where a ``:|`` must
+    close a repeat); after `MAX_BACKTRACKS` it ends the song at its last accepted bar.
+    """
+
+    text: str
+    limit: int  # the most characters the song may have
+    reader: object = None  # a BarReader once the header is complete
+    header: list = field(default_factory=list)
+    pending: str = ""
+    saved: tuple = None
+    tries: int = 0
+    backtracks: int = 0
+    drawn: int = 0  # characters drawn, the rejected ones too
+    done: bool = False
+    in_bar_line: bool = False
+    history: list = field(default_factory=list)  # what each accepted piece replaced
+    candidate: object = None  # the reader after the piece being checked
+
+    @classmethod
+    def start(cls, prime, length):
+        """A song that starts with ``prime``; ValueError if a metrical song cannot."""
+        from tfdl.music.meter import BarError, BarReader, meter_length
+        from tfdl.music.songs import header_problem
+
+        song = cls(prime, len(prime) + length)
+        lines = prime.split("\n")
+        key_line = next((n for n, line in enumerate(lines) if line.startswith("K:")), None)
+        header = lines if key_line is None else lines[: key_line + 1]
+        for line in header:
+            meter = line[2:].strip()
+            if line.startswith("M:") and meter_length(meter) is None and meter != "none":
+                raise ValueError(f"prime has M:{meter}, which is no meter ABC knows")
+        if key_line is None:
+            if lines[-1]:
+                raise ValueError(
+                    f"prime ends inside the header line {lines[-1]!r}: end it with a newline"
+                )
+            song.header = [line for line in lines[:-1] if line]
+            return song
+        problem = header_problem("\n".join(header))
+        if problem:
+            raise ValueError(f"prime has a {problem}")
+        body = "\n".join(lines[key_line + 1 :])
+        if body.strip() and not re.search(r"[|:\]]\s*$", body):
+            raise ValueError(
+                "prime ends in mid-bar: end it with a bar line or a newline (or sample --free)"
+            )
+        song.reader = BarReader.from_header(header[:-1])
+        try:
+            song.reader.feed(body)
+        except BarError as e:
+            raise ValueError(f"prime has bad music: {e}") from None
+        return song
+
+    def read(self, text, states):
+        """Take a chunk of drawn characters; return the LSTM state to go on from.
+
+        ``states`` is ``(h after each char, c after each char, h before, c before)``.
+        """
+        hs, cs, h0, c0 = states
+
+        def state_before(t):  # the state after char t - 1 of this chunk
+            return (h0, c0) if t == 0 else (hs[t - 1], cs[t - 1])
+
+        for t, char in enumerate(text):
+            self.drawn += 1
+            if self.drawn > 8 * self.limit:
+                self.done = True  # the model cannot finish: end at the last accepted bar
+                return None
+            if self.reader is None:  # header: a piece is a line
+                self.pending += char
+                if char != "\n":
+                    if len(self.text) + len(self.pending) >= self.limit:
+                        self.done = True
+                        return None
+                    continue
+                if not self._take_header_line(self.pending[:-1]):
+                    return self._reject()
+                self._accept((hs[t], cs[t]))
+                continue
+            # body: a piece is a bar, closed by its bar line; the piece ends at the first
+            # character after the bar line (which may run on: "|", ":|", "|]", "::")
+            ended = self.pending.endswith("\n") and char == "\n"
+            if self.in_bar_line and char not in "|:]":
+                if not self._take_bar(self.pending, at_end=False):
+                    return self._reject()
+                self._accept(state_before(t))
+                self.in_bar_line = False
+            self.pending += char
+            if char in "|:" or (char == "]" and self.in_bar_line):
+                self.in_bar_line = True
+            if ended:
+                self.pending = self.pending.rstrip("\n")
+                if not self._take_bar(self.pending, at_end=True):
+                    return self._reject()
+                self.text += self.pending
+                self.done = True
+                return None
+            if len(self.text) + len(self.pending) >= self.limit:
+                self.done = True  # out of room: the song ends at its last whole bar
+                return None
+        return hs[-1], cs[-1]
+
+    def _take_header_line(self, line):
+        from tfdl.music.meter import BarReader, meter_length
+        from tfdl.music.songs import header_problem
+
+        if not _HEADER_LINE.fullmatch(line) or line.startswith("X:"):
+            return False
+        meter = line[2:].strip()
+        if line.startswith("M:") and meter_length(meter) is None and meter != "none":
+            return False
+        if line.startswith("K:"):
+            header = [*self.header, line]
+            if header_problem("X:1\n" + "\n".join(header)):
+                return False
+            self.candidate = BarReader.from_header(self.header)
+        return True
+
+    def _take_bar(self, piece, at_end):
+        from tfdl.music.meter import BarError, verdict
+
+        reader = self.reader.copy()
+        try:
+            reader.feed(piece)
+            if at_end and reader.tie_pitch is not None:
+                return False
+        except BarError:
+            return False
+        check = verdict(reader, pickup_parts=False, at_end=at_end)
+        if not check.metrical:
+            return False
+        if at_end and (check.bars < 4 or reader.notes < 8):
+            return False  # as short as check_song refuses
+        self.candidate = reader
+        return True
+
+    def _accept(self, state):
+        self.history.append((len(self.text), self.saved, self.reader, len(self.header)))
+        if self.reader is None:
+            self.header.append(self.pending.rstrip("\n"))
+        if self.candidate is not None:
+            self.reader, self.candidate = self.candidate, None
+        self.text += self.pending
+        self.pending = ""
+        self.saved = (np.array(state[0]), np.array(state[1]))
+        self.tries = 0
+
+    def _reject(self):
+        """Throw the open piece away: the next chunk redraws it from ``saved``."""
+        self.tries += 1
+        self.pending = ""
+        self.in_bar_line = False
+        self.candidate = None
+        if self.tries >= MAX_TRIES:
+            if self.backtracks >= MAX_BACKTRACKS or not self.history:
+                self.done = True  # end the song at its last accepted piece
+                return None
+            length, self.saved, self.reader, headers = self.history.pop()
+            self.text = self.text[:length]
+            del self.header[headers:]
+            self.backtracks += 1
+            self.tries = 0
+        return self.saved

@@ -73,17 +73,19 @@ def _unit_length(value):
     return Fraction(int(match[1]), int(match[2]))
 
 
-def _length(text, pos):
-    """``(multiplier, end)`` of a note length such as ``3``, ``/``, ``//``, ``3/2``, ``/4``."""
-    match = _LENGTH.match(text, pos)
-    num, slashes, den = match.groups()
+def length_value(text):
+    """A note length suffix (``""``, ``2``, ``/``, ``//``, ``3/2``, ``/4``) as a Fraction."""
+    num, slashes, den = re.fullmatch(r"(\d*)(/*)(\d*)", text).groups()
     value = Fraction(int(num) if num else 1)
     if slashes:
-        value /= int(den) if den else 2 ** len(slashes)
-        if den and len(slashes) > 1:
-            value /= 2 ** (len(slashes) - 1)
-    elif den:  # digits only: all in num
-        pass
+        value /= (int(den) if den else 2) * 2 ** (len(slashes) - 1)
+    return value
+
+
+def _length(text, pos):
+    """``(multiplier, end)`` of the note length that starts at ``text[pos]``."""
+    match = _LENGTH.match(text, pos)
+    value = length_value(match[0])
     if value == 0:
         raise BarError("a note of length 0")
     return value, match.end()
@@ -100,15 +102,16 @@ class Event:
     endings: tuple = ()
     meter: Fraction | None = None  # the bar length in force (None: free meter)
     meter_text: str = ""
+    pitch: tuple | None = None  # (letter, octave) of a note, for ties and the last note
 
 
 @dataclass
 class BarReader:
-    """Reads a tune body bar by bar and keeps the events for `playback_problem`.
+    """Reads a tune body bar by bar and keeps the events for `playback_problems`.
 
     ``feed(text)`` takes the next piece of the body (whole lines or whole bars); state
     that spans bars (unit length, meter, a pending tie) is kept between calls, and
-    ``copy.deepcopy`` of a reader is a snapshot to go back to. Raises `BarError`.
+    ``copy()`` is a snapshot to go back to. Raises `BarError`.
     """
 
     unit: Fraction = Fraction(1, 8)
@@ -149,6 +152,8 @@ class BarReader:
         return self.events[-1]
 
     def _field(self, key, value):
+        if key == "P" and not re.fullmatch(r"\s*[A-Z]\s*", value):
+            raise BarError(f"bar {self.bar}: P:{value.strip()} must name one part, A to Z")
         if key == "M":
             self.meter = meter_length(value)
             self.meter_text = value.strip()
@@ -217,8 +222,10 @@ class BarReader:
             if decorated and c not in "^_=ABCDEFGabcdefgzx[{!+" and c not in DECORATIONS:
                 if not (c == '"'):
                     raise BarError(f"bar {bar}: a decoration must come right before a note")
-            if self.after_bar and c in "0123456789" or (
-                self.after_bar and c == "[" and line[pos + 1 : pos + 2].isdigit()
+            if (
+                self.after_bar
+                and c in "0123456789"
+                or (self.after_bar and c == "[" and line[pos + 1 : pos + 2].isdigit())
             ):
                 match = _ENDING.match(line, pos)
                 numbers = _ending_numbers(match[1])
@@ -289,7 +296,7 @@ class BarReader:
                 pos += 1
                 continue
             if c == "-":
-                if last is None or self.tie_pitch is not None or getattr(last, "pitch", 0) is None:
+                if last is None or self.tie_pitch is not None or last.pitch is None:
                     raise BarError(f"bar {bar}: a tie with no note before it")
                 self.tie_pitch = last.pitch
                 pos += 1
@@ -332,7 +339,7 @@ class BarReader:
                 continue
             if c in "zx":
                 length, pos = _length(line, pos + 1)
-                timed(self.unit * length).pitch = None
+                timed(self.unit * length)
                 continue
             if c in "ZX":
                 match = re.compile(r"\d*").match(line, pos + 1)
@@ -340,8 +347,6 @@ class BarReader:
                 if self.meter is None:
                     raise BarError(f"bar {bar}: a multi-bar rest needs a meter")
                 last = self._time(self.meter * bars)
-                last.pitch = None
-                last.rest_bars = bars
                 self.after_bar = False
                 pos = match.end()
                 continue
@@ -363,7 +368,9 @@ class BarReader:
             raise BarError(f"bar {bar}: an unclosed [chord]")
         inner = line[pos + 1 : close]
         notes = list(re.finditer(r"(\^\^|\^|__|_|=)?([A-Ga-g])([,']*)([\d/]*)(-?)", inner))
-        rest = re.sub(r"(\^\^|\^|__|_|=)?([A-Ga-g])([,']*)([\d/]*)(-?)|[.~HLMOPSTuv ]|!\w+!", "", inner)
+        rest = re.sub(
+            r"(\^\^|\^|__|_|=)?([A-Ga-g])([,']*)([\d/]*)(-?)|[.~HLMOPSTuv ]|!\w+!", "", inner
+        )
         if not notes or rest:
             raise BarError(f"bar {bar}: [{inner[:20]}] is no chord")
         first, _ = _length(notes[0][4], 0) if notes[0][4] else (Fraction(1), 0)
@@ -385,7 +392,7 @@ def _pitch(match):
 
 
 def _tuplet_q(p, meter_text):
-    """ABC 2.1's default q of a tuplet (p: 2->3, 3->2, 4->3, 6->2, 8->3; 5, 7, 9 depend on meter)."""
+    """ABC 2.1 default q of a tuplet: p 2->3, 3->2, 4->3, 6->2, 8->3; 5, 7, 9 by the meter."""
     if p in (2, 4, 8):
         return 3
     if p in (3, 6):
@@ -414,9 +421,13 @@ def _bar_text(duration, meter):
         if d % meter.denominator == 0 and (meter * d).denominator == 1:
             den = d
             break
+
     def show(x):
         n = x * den
-        return f"{n.numerator}/{den}" if n.denominator == 1 else f"{n.numerator}/{n.denominator * den}"
+        return (
+            f"{n.numerator}/{den}" if n.denominator == 1 else f"{n.numerator}/{n.denominator * den}"
+        )
+
     return show(duration), show(meter)
 
 
@@ -532,7 +543,7 @@ def playback_problems(events, pickup_parts=True, at_end=True):
                 ):
                     i += 1
                 barno += 1
-                if i == n:
+                if i == n and at_end:
                     return bad, f"bar {e.bar}: an ending is never closed by :| || or |]"
                 continue
             in_ending = True

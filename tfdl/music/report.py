@@ -1,14 +1,17 @@
-"""How good a model's songs are: valid fraction, length, and copies of training tunes.
+"""How good a model's songs are: validity, bars, form, length, and copies of training tunes.
 
 ``tfdl music report`` generates songs and prints `song_report` as one JSON line.
 """
 
 import math
+import re
 from collections import Counter
 
 from tfdl.music import abc
+from tfdl.music.abc2midi import abc2midi_check, count_bar_lines, find_abc2midi
 from tfdl.music.export import check_songs
-from tfdl.music.songs import MemorisationIndex, reason_kind, valid_fraction
+from tfdl.music.meter import check_bars
+from tfdl.music.songs import MemorisationIndex, reason_kind, repair_song, valid_fraction
 
 
 def model_tunes(settings, data=None, split="train"):
@@ -53,15 +56,70 @@ def wilson_interval(successes, trials, z=1.96):
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def _body(song):
+    """The music lines of a song: after ``K:``, no field lines, quotes or inline fields."""
+    lines = song.split("\n")
+    key = next((n for n, line in enumerate(lines) if line.startswith("K:")), len(lines))
+    music = [line for line in lines[key + 1 :] if not re.match(r"[A-Za-z+]:", line)]
+    return re.sub(r'"[^"\n]*"|![^!\n]*!|\[[A-Za-z]:[^\]\n]*\]', "", "\n".join(music))
+
+
+def ends_on_tonic(song):
+    """True if the song's last note is the tonic of its (first) ``K:`` (letters compared:
+    the key signature decides the accidental)."""
+    key = re.search(r"^K:\s*([A-G])", song, re.M)
+    notes = re.findall(r"[A-Ga-g]", _body(song))
+    return bool(key and notes and notes[-1].upper() == key[1])
+
+
+def has_repeats(song):
+    """True if the song's body repeats a part (``:|`` or ``::``)."""
+    return bool(re.search(r":\||::", _body(song)))
+
+
+def musical_numbers(songs, abc2midi=None):
+    """Bars and form of ABC songs, comparable between generated and real tunes.
+
+    ``metrical_fraction``: songs whose every bar passes `tfdl.music.meter.check_bars`;
+    ``bad_bar_rate``: bars of the wrong length over bar lines written; ``repeat_fraction``
+    (`has_repeats`); ``tonic_ending_fraction`` (`ends_on_tonic`). With abc2midi
+    installed (or ``abc2midi`` a path): ``abc2midi_parse_fraction`` (no error),
+    ``abc2midi_metrical_fraction`` (no error, no bar warning) and ``abc2midi_bad_bar_rate``.
+    """
+    songs = [repair_song(song) for song in songs]
+    n = len(songs)
+    bars = [check_bars(song) for song in songs]
+    bar_lines = sum(count_bar_lines(song) for song in songs)
+    numbers = {
+        "metrical_fraction": round(sum(b.metrical for b in bars) / n, 4),
+        "bad_bar_rate": round(sum(b.bad_bars for b in bars) / max(bar_lines, 1), 4),
+        "repeat_fraction": round(sum(map(has_repeats, songs)) / n, 4),
+        "tonic_ending_fraction": round(sum(map(ends_on_tonic, songs)) / n, 4),
+    }
+    program = abc2midi or find_abc2midi()
+    if program:
+        judged = abc2midi_check(songs, program)
+        numbers["abc2midi_parse_fraction"] = round(sum(j.parsed for j in judged) / n, 4)
+        numbers["abc2midi_metrical_fraction"] = round(sum(j.metrical for j in judged) / n, 4)
+        numbers["abc2midi_bad_bar_rate"] = round(
+            sum(j.bad_bars for j in judged) / max(bar_lines, 1), 4
+        )
+    return numbers
+
+
 def song_report(songs, train_tunes, run_length=60, processes=None, min_bars=4, min_notes=8):
     """A JSON-able summary of generated songs.
 
     Keys: ``songs``; ``valid`` and ``valid_fraction`` (see `tfdl.music.songs.check_song`);
     ``valid_interval``, the 95 % `wilson_interval` of the valid fraction;
+    ``valid_fraction_without_bar_check``, the fraction valid by the check as it was
+    before bar lengths were checked (layers 1-4);
     ``reasons``, how many invalid songs failed in each layer; ``mean_length`` in
     characters (all songs) and ``mean_bars`` (valid songs); ``memorised`` and
     ``memorised_fraction``, the songs holding ``run_length`` characters of music copied
-    from one training tune (`tfdl.music.songs.MemorisationIndex`).
+    from one training tune (`tfdl.music.songs.MemorisationIndex`); the
+    `musical_numbers` of the songs; and ``reference``: the same numbers and
+    ``mean_length`` for the training tunes, so generated and real stand side by side.
     """
     songs = list(songs)
     if not songs:
@@ -82,4 +140,21 @@ def song_report(songs, train_tunes, run_length=60, processes=None, min_bars=4, m
         "memorised_fraction": round(memorised / len(songs), 4),
         "run_length": run_length,
         "reasons": dict(sorted(reasons.items())),
+        "valid_fraction_without_bar_check": round(
+            sum(c.valid_without_bar_check for c in checks) / len(songs), 4
+        ),
+        **musical_numbers(songs),
+        "reference": reference_numbers(train_tunes),
+    }
+
+
+def reference_numbers(tunes):
+    """`musical_numbers` and ``mean_length`` of real tunes (the training tunes)."""
+    tunes = list(tunes)
+    if not tunes:
+        return {}
+    return {
+        "tunes": len(tunes),
+        "mean_length": round(sum(map(len, tunes)) / len(tunes), 1),
+        **musical_numbers(tunes),
     }

@@ -10,7 +10,13 @@ valid only when it passes four layers, and otherwise names the first one it fail
 2. ``unparseable``: music21 parses it without a warning (it reads an unknown letter
    as the note C, with a warning: no tune of the shipped corpus makes it warn);
 3. ``too short``: it has at least ``min_bars`` bars and ``min_notes`` notes;
-4. ``bad MIDI``: the MIDI file written from it reads back, with every note in it.
+4. ``bad MIDI``: the MIDI file written from it reads back, with every note in it;
+5. ``bad bar``: every bar lasts what ``M:`` says (`tfdl.music.meter.check_bars`: an
+   anacrusis, the closing bar that completes it, repeats and endings, pickups into a
+   later part are all allowed), and the body holds no syntax abc2midi rejects. The
+   reason names the bar: ``bad bar: bar 7 lasts 5/8, M:6/8 needs 6/8``.
+   ``SongCheck.valid_without_bar_check`` keeps the verdict of layers 1-4 alone, so
+   numbers from before this layer existed stay comparable.
 
 Before that, `repair_song` fixes only what has one right answer: a missing ``X:``
 line or number becomes ``X:1``, a missing ``L:`` becomes the ABC 2.1 default for the
@@ -33,8 +39,9 @@ from pathlib import Path
 import numpy as np
 
 from tfdl.music.abc import default_unit_length
+from tfdl.music.meter import check_bars
 
-REASON_KINDS = ("missing field", "bad field", "unparseable", "too short", "bad MIDI")
+REASON_KINDS = ("missing field", "bad field", "unparseable", "too short", "bad MIDI", "bad bar")
 
 # ABC 2.1 values: M: 6/8, 2+3/8, C, C| or none; L: 1/8; K: a tonic with an optional
 # mode (m, or any word starting with a mode's first three letters, in any case) and
@@ -44,6 +51,8 @@ _UNIT = re.compile(r"\d+/\d+")
 _MODE = r"(?i:m|(maj|min|ion|mix|dor|phr|lyd|aeo|loc|exp)[a-z]*)"
 _KEY = re.compile(rf"([A-G][#b]?( *{_MODE})?|none|HP|Hp)( .*)?")
 _FIELD = re.compile(r"([A-Za-z]):(.*)")
+# P: in the header: the order of the parts, e.g. ABAB, A2B or (AB)3 (abc2midi rejects others)
+_PARTS = re.compile(r"[A-Z0-9().]+")
 
 
 @dataclass
@@ -52,7 +61,8 @@ class SongCheck:
 
     ``song`` is the repaired text that was checked (write this one out: tools can
     read it); ``bars`` and ``notes`` count the tune as written (repeats not expanded),
-    0 when checking stopped before music21 read it.
+    0 when checking stopped before music21 read it. ``valid_without_bar_check`` is
+    the verdict of layers 1-4; ``bad_bars`` counts the bars of the wrong length.
     """
 
     valid: bool
@@ -60,6 +70,8 @@ class SongCheck:
     song: str
     bars: int = 0
     notes: int = 0
+    valid_without_bar_check: bool = False
+    bad_bars: int = 0
 
 
 def split_songs(text):
@@ -133,7 +145,7 @@ def header_problem(song):
     for field in "MK":
         if field not in fields:
             return f"missing field: no {field}: line in the header"
-    for field, pattern in (("M", _METRE), ("L", _UNIT), ("K", _KEY)):
+    for field, pattern in (("M", _METRE), ("L", _UNIT), ("K", _KEY), ("P", _PARTS)):
         if field in fields and not pattern.fullmatch(fields[field]):
             return f"bad field: {field}:{fields[field][:40]}"
     return None
@@ -253,7 +265,13 @@ def check_song(song, min_bars=4, min_notes=8, midi_path=None):
         if heard == 0 or heard != len(events):
             path.unlink(missing_ok=True)
             return invalid(f"bad MIDI: wrote {len(events)} notes, read back {heard}", bars, notes)
-    return SongCheck(True, None, song, bars, notes)
+        metre = check_bars(song)
+        if not metre.metrical:
+            path.unlink(missing_ok=True)
+            return SongCheck(
+                False, f"bad bar: {metre.reason}", song, bars, notes, True, metre.bad_bars
+            )
+    return SongCheck(True, None, song, bars, notes, True)
 
 
 def valid_fraction(checks):

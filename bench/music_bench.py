@@ -1,11 +1,17 @@
 """Lab-1 music RNN vs tfdl, at the lab's model size, in one run; prints one JSON line.
 
     python bench/music_bench.py [--train-steps 20] [--lab-chars 200] [--length 1000]
+    python bench/music_bench.py --modes-only [--model DIR]   # metrical vs free only
 
 Training: the lab feeds numpy random batches (get_batch) into a @tf.function step;
 tfdl runs the shared Trainer on its tf.data window pipeline. Generation: the lab
 calls a batch-1 stateful model eagerly once per character; tfdl runs its compiled
 sampling loop for 1 song and for 64 songs at once. Rates are characters per second.
+
+Sampling modes: the metrical sampler (the default) against the unconstrained one
+(``--free``), on a trained model (the shipped one unless ``--model``), for 1 song and
+for 64, same seeds, in the same run: characters of finished songs per second. The
+goal is a ratio of at least 0.7 for both.
 """
 
 import argparse
@@ -109,13 +115,43 @@ def tfdl_generation(vocab, songs, length, jit_compile):
     return sum(len(s) - 1 for s in out) / seconds  # characters generated, prime excluded
 
 
+def sampling_modes(model_dir, length, batch_length, seeds=3):
+    """Characters per second of finished songs, metrical and free, for 1 and 64 songs."""
+    from tfdl.music.saved import load_music_model, pretrained_dir
+
+    model, vocab, _ = load_music_model(model_dir or pretrained_dir())
+    sampler = SongSampler(model, vocab)
+    result = {}
+    for songs, chars in ((1, length), (64, batch_length)):
+        for metrical in (False, True):
+            sampler.sample(songs, length=20, seed=99, metrical=metrical)  # trace first
+        for metrical in (False, True):
+            made, started = 0, time.perf_counter()
+            for seed in range(seeds):
+                out = sampler.sample(songs, length=chars, seed=seed, metrical=metrical)
+                made += sum(len(s) - len("X:1\n") for s in out)
+            rate = made / (time.perf_counter() - started)
+            result[f"{'metrical' if metrical else 'free'}_{songs}_song_chars_per_s"] = rate
+        name = f"metrical_{songs}_song_ratio"
+        result[name] = (
+            result[f"metrical_{songs}_song_chars_per_s"] / result[f"free_{songs}_song_chars_per_s"]
+        )
+    return result
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train-steps", type=int, default=20)
     parser.add_argument("--lab-chars", type=int, default=200)
     parser.add_argument("--length", type=int, default=1000)
     parser.add_argument("--batch-length", type=int, default=300)
+    parser.add_argument("--model", help="trained model for the sampling modes (default: shipped)")
+    parser.add_argument("--modes-only", action="store_true", help="only metrical vs free")
     args = parser.parse_args()
+    modes = sampling_modes(args.model, args.length, args.batch_length)
+    if args.modes_only:
+        print(json.dumps({k: round(v, 2) for k, v in modes.items()}))
+        return
 
     tunes = abc.load_corpus()
     vocab = Vocabulary.from_text(join_tunes(tunes))
@@ -138,6 +174,7 @@ def main():
     result["generate_64_songs_ratio"] = result["tfdl_generate_64_songs_chars_per_s"] / lab
     result["xla_generate_1_song_ratio"] = result["tfdl_xla_generate_1_song_chars_per_s"] / lab
     result["xla_generate_64_songs_ratio"] = result["tfdl_xla_generate_64_songs_chars_per_s"] / lab
+    result.update(modes)
     print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in result.items()}))
 
 

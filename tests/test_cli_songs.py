@@ -136,8 +136,10 @@ def test_report_prints_validity_and_memorisation(trained, tunes_file, capsys):
     header = "X:1\nM:6/8\nL:1/8\nK:D\n"
     copied = header + music_text(train[3])[:70]
     argv = ["music", "report", "--model", str(trained), "--num-songs", "3", "--length", "20"]
+    argv += ["--free"]  # the prime ends in mid-bar, which only the free sampler continues
     assert main([*argv, "--prime", copied.replace("\n", "\\n")]) == 0
     report = last_json_line(capsys)
+    assert report["sampling"] == "free" and "prime ends in mid-bar" in report["metrical"]["error"]
     assert report["songs"] == 3 and report["memorised_fraction"] == 1.0
     assert 0 <= report["valid_fraction"] <= 1 and report["mean_length"] >= len(copied)
     low, high = report["valid_interval"]

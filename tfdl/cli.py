@@ -357,17 +357,23 @@ def _music_report(args):
 
     model_dir, model, vocab, settings = _load_model(args)
     train = training_tunes(settings, args.data)  # before sampling: fail fast
-    reports = {}
-    # Both sampling modes, side by side: the chosen one's keys at the top level.
-    for metrical in (not args.free, args.free):
+
+    def report_for(metrical):
         songs, seconds = _sample(args, model, vocab, metrical)
         report = song_report(songs, train, args.run_length, args.processes)
         report["generate_seconds"] = round(seconds, 1)
         report["sampling"] = "metrical" if metrical else "free"
-        reports[report["sampling"]] = report
-    chosen = reports.pop("free" if args.free else "metrical")
-    ((other_name, other),) = reports.items()
-    other.pop("reference")  # the same training tunes: given once
+        return report
+
+    # Both sampling modes side by side: the chosen one's keys at the top level, the
+    # other's under its name (or why it could not sample from this prime).
+    chosen = report_for(not args.free)
+    other_name = "metrical" if args.free else "free"
+    try:
+        other = report_for(args.free)
+        other.pop("reference")  # the same training tunes: given once
+    except ValueError as e:
+        other = {"error": str(e)}
     print(
         json.dumps(
             {

@@ -270,7 +270,7 @@ class _MetricalSong:
             return song
         problem = header_problem("\n".join(header))
         if problem:
-            raise ValueError(f"prime has a {problem}")
+            raise ValueError(f"prime's header: {problem} (metrical sampling needs M: and K:)")
         body = "\n".join(lines[key_line + 1 :])
         if body.strip() and not re.search(r"[|:\]]\s*$", body):
             raise ValueError(
@@ -296,14 +296,12 @@ class _MetricalSong:
         for t, char in enumerate(text):
             self.drawn += 1
             if self.drawn > 8 * self.limit:
-                self.done = True  # the model cannot finish: end at the last accepted bar
-                return None
+                return self._finish()  # the model cannot finish: end at an accepted bar
             if self.reader is None:  # header: a piece is a line
                 self.pending += char
                 if char != "\n":
                     if len(self.text) + len(self.pending) >= self.limit:
-                        self.done = True
-                        return None
+                        return self._finish()
                     continue
                 if not self._take_header_line(self.pending[:-1]):
                     return self._reject()
@@ -328,8 +326,7 @@ class _MetricalSong:
                 self.done = True
                 return None
             if len(self.text) + len(self.pending) >= self.limit:
-                self.done = True  # out of room: the song ends at its last whole bar
-                return None
+                return self._finish()  # out of room
         return hs[-1], cs[-1]
 
     def _take_header_line(self, line):
@@ -377,6 +374,23 @@ class _MetricalSong:
         self.saved = (np.array(state[0]), np.array(state[1]))
         self.tries = 0
 
+    def _finish(self):
+        """End the song early, at the last accepted bar line where it is whole (no
+        repeat left open, at least 4 bars), or as it is if there is none."""
+        from tfdl.music.meter import verdict
+
+        self.done = True
+        ends = [(len(self.text), self.reader)]
+        ends += [(length, reader) for length, _, reader, _ in reversed(self.history)]
+        for length, reader in ends:
+            if reader is None:
+                break
+            check = verdict(reader, pickup_parts=False, at_end=True)
+            if check.metrical and check.bars >= 4 and reader.notes >= 8:
+                self.text = self.text[:length]
+                break
+        return None
+
     def _reject(self):
         """Throw the open piece away: the next chunk redraws it from ``saved``."""
         self.tries += 1
@@ -385,8 +399,7 @@ class _MetricalSong:
         self.candidate = None
         if self.tries >= MAX_TRIES:
             if self.backtracks >= MAX_BACKTRACKS or not self.history:
-                self.done = True  # end the song at its last accepted piece
-                return None
+                return self._finish()
             length, self.saved, self.reader, headers = self.history.pop()
             self.text = self.text[:length]
             del self.header[headers:]

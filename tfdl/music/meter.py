@@ -102,7 +102,15 @@ class Event:
     endings: tuple = ()
     meter: Fraction | None = None  # the bar length in force (None: free meter)
     meter_text: str = ""
-    pitch: tuple | None = None  # (letter, octave) of a note, for ties and the last note
+
+
+@dataclass
+class _Note:
+    """The last note, rest or chord read: broken rhythm and ties look back at it."""
+
+    duration: Fraction
+    pitch: tuple | None  # (letter, octave); None for a rest or a chord of several pitches
+    event: Event  # the time event its duration went into
 
 
 @dataclass
@@ -134,22 +142,31 @@ class BarReader:
             match = _FIELD_LINE.fullmatch(line.strip())
             if match:
                 fields.setdefault(match[1], match[2].strip())
-        meter_text = fields.get("M", "none")
+        meter_text = fields.get("M", "4/4")  # no M: is 4/4 to abc2midi
         unit = fields.get("L") or default_unit_length([f"M:{meter_text}"])[2:]
         reader = cls(meter=meter_length(meter_text), meter_text=meter_text)
         reader.unit = _unit_length(unit) or Fraction(1, 8)
         return reader
 
+    def _time(self, duration, pitch=None):
+        """Add ``duration`` to the bar being read; consecutive notes of one bar share one
+        time event, so playing a tune through walks a few events per bar, not per note."""
+        last = self.events[-1] if self.events else None
+        if last is not None and last.kind == "time" and last.bar == self.bar:
+            if last.meter_text == self.meter_text:
+                last.duration += duration
+                return _Note(duration, pitch, last)
+        event = Event("time", self.bar, duration, meter=self.meter, meter_text=self.meter_text)
+        self.events.append(event)
+        return _Note(duration, pitch, event)
+
     def copy(self):
+        """A snapshot to go back to: later reading does not change it."""
         clone = copy.copy(self)
         clone.events = list(self.events)
+        if clone.events and clone.events[-1].kind == "time":  # the one event still growing
+            clone.events[-1] = copy.copy(clone.events[-1])
         return clone
-
-    def _time(self, duration):
-        self.events.append(
-            Event("time", self.bar, duration, meter=self.meter, meter_text=self.meter_text)
-        )
-        return self.events[-1]
 
     def _field(self, key, value):
         if key == "P" and not re.fullmatch(r"\s*[A-Z]\s*", value):
@@ -202,7 +219,7 @@ class BarReader:
                     raise BarError(f"bar {bar}: broken rhythm between notes of unequal length")
                 duration *= pending_broken[0]
                 pending_broken = None
-            last = self._time(duration)
+            last = self._time(duration, pitch)
             decorated = False
             self.after_bar = False
             self.notes += 1
@@ -308,6 +325,7 @@ class BarReader:
                 long, short = 2 - Fraction(1, 2**run), Fraction(1, 2**run)
                 first, second = (long, short) if c == ">" else (short, long)
                 base = last.duration
+                last.event.duration += base * (first - 1)
                 last.duration *= first
                 pending_broken = (second, base)
                 pos += run
@@ -334,8 +352,7 @@ class BarReader:
                 if not match:
                     raise BarError(f"bar {bar}: an accidental with no note")
                 length, pos = _length(line, match.end())
-                event = timed(self.unit * length, _pitch(match))
-                event.pitch = _pitch(match)
+                timed(self.unit * length, _pitch(match))
                 continue
             if c in "zx":
                 length, pos = _length(line, pos + 1)
@@ -346,7 +363,10 @@ class BarReader:
                 bars = int(match[0]) if match[0] else 1
                 if self.meter is None:
                     raise BarError(f"bar {bar}: a multi-bar rest needs a meter")
-                last = self._time(self.meter * bars)
+                last = self._time(self.meter)
+                for _ in range(bars - 1):  # a rest of several bars: each one full
+                    self.events.append(Event("bar", bar, bar_kind="single"))
+                    last = self._time(self.meter)
                 self.after_bar = False
                 pos = match.end()
                 continue
@@ -379,10 +399,9 @@ class BarReader:
         if self.tie_pitch is not None and self.tie_pitch not in pitches:
             raise BarError(f"bar {bar}: a tie joins two different notes")
         self.tie_pitch = None
-        event = timed(self.unit * first * length)
-        event.pitch = next(iter(pitches)) if len(pitches) == 1 else None
+        note = timed(self.unit * first * length, next(iter(pitches)) if len(pitches) == 1 else None)
         if any(n[5] for n in notes):  # a tie inside the chord: ties all its notes
-            self.tie_pitch = event.pitch
+            self.tie_pitch = note.pitch
         return pos
 
 
@@ -455,14 +474,13 @@ def playback_problems(events, pickup_parts=True, at_end=True):
     closed by ``||``, ``|:``, ``:|`` or ``::`` is checked only when full or too long (a
     short one carries on into the music played next). With ``pickup_parts`` a short bar
     that opens a part (right after a double bar or repeat sign) is a pickup, not an
-    error. ``at_end`` also reports a ``|:`` or first ending that never closes.
+    error the first time through (played again after a full bar, abc2midi is right
+    that it makes the bar too long). ``at_end`` also reports a ``|:`` or an ending
+    that never closes.
     """
-    events = [copy.copy(e) for e in events]  # _fix_repeats rewrites bar kinds
-    error, repeat_from_start = _fix_repeats([e for e in events if e.kind != "time"])
+    error, repeat_from_start, kinds = _fix_repeats(events)
     if error:
         return [], error
-    if repeat_from_start:
-        events.insert(0, Event("bar", 0, bar_kind="start"))
     bad = []
     acc = Fraction(0)
     barno = 0  # bars with music played so far (abc2midi's barno)
@@ -470,13 +488,15 @@ def playback_problems(events, pickup_parts=True, at_end=True):
     meter = None
     passno, maxpass, expect_repeat = 1, 1, False
     saved = (0, 0)
+    if repeat_from_start:  # a |: before the first event
+        passno, maxpass, expect_repeat, saved = 1, 2, True, (-1, 0)
     i, n = 0, len(events)
     in_ending = False
 
     def checkbar():
         nonlocal acc, barno, opens_part
         if meter is not None and acc != meter and acc != 0 and (passno == 2 or barno != 0):
-            if not (pickup_parts and opens_part and acc < meter):
+            if not (pickup_parts and opens_part and acc < meter and passno == 1):
                 bad.append((bar_of_acc, acc, meter, meter_text))
         if acc > 0:
             barno += 1
@@ -498,7 +518,7 @@ def playback_problems(events, pickup_parts=True, at_end=True):
             acc += e.duration
             i += 1
             continue
-        kind = e.bar_kind if e.kind == "bar" else "ending"
+        kind = kinds.get(i, e.bar_kind) if e.kind == "bar" else "ending"
         if kind == "single":
             checkbar()
             opens_part = False
@@ -539,7 +559,7 @@ def playback_problems(events, pickup_parts=True, at_end=True):
                 i += 1  # skip to the next section boundary
                 while i < n and not (
                     events[i].kind == "ending"
-                    or (events[i].kind == "bar" and events[i].bar_kind != "single")
+                    or (events[i].kind == "bar" and kinds.get(i, events[i].bar_kind) != "single")
                 ):
                     i += 1
                 barno += 1
@@ -555,49 +575,55 @@ def playback_problems(events, pickup_parts=True, at_end=True):
     return bad, None
 
 
-def _fix_repeats(bars):
+def _fix_repeats(events):
     """Mend repeats as abc2midi does: a ``:|``, ``::`` or first ending with no ``|:``
-    before it repeats from the last double bar (whose kind changes in place) or from
-    the start of the tune.
+    before it repeats from the last double bar or from the start of the tune.
 
-    Returns ``(error or None, whether a |: goes at the start)``.
+    Returns ``(error or None, whether a |: goes before the start, {event index: the
+    bar kind it plays as})``.
     """
     expect, plays = False, 0
-    rep_point = None  # the bar event a missing |: goes on; None: the start of the tune
+    rep_point = None  # the index of the bar a missing |: goes on; None: the start
     start_inserted = False
+    kinds = {}
+
+    def kind_of(i):
+        return kinds.get(i, events[i].bar_kind)
 
     def place_start():
         nonlocal start_inserted
         if rep_point is None:
             start_inserted = True
         else:
-            rep_point.bar_kind = "both" if rep_point.bar_kind == "end" else "start"
+            kinds[rep_point] = "both" if kind_of(rep_point) == "end" else "start"
 
-    for e in bars:
+    for i, e in enumerate(events):
+        if e.kind == "time":
+            continue
         if e.kind == "ending":
             if plays == 0 and not expect:
-                if rep_point is not None and rep_point.bar_kind == "end":
-                    return f"bar {e.bar}: an ending after :| needs a |: (or ::) first", False
+                if rep_point is not None and kind_of(rep_point) == "end":
+                    return f"bar {e.bar}: an ending after :| needs a |: (or ::) first", False, {}
                 place_start()
             plays += 1
             continue
         kind = e.bar_kind
         if kind == "double":
-            rep_point = e
+            rep_point = i
         elif kind == "start":
             if expect:
-                return f"bar {e.bar}: a second |: before the first :|", False
+                return f"bar {e.bar}: a second |: before the first :|", False, {}
             expect = True
         elif kind == "end":
             if not expect and plays < 1:
                 place_start()
             expect = False
-            rep_point = e
+            rep_point = i
         elif kind == "both":
             if not expect:
                 place_start()
             expect = True
-    return None, start_inserted
+    return None, start_inserted, kinds
 
 
 def check_bars(song, pickup_parts=True):
@@ -613,12 +639,21 @@ def check_bars(song, pickup_parts=True):
         return BarCheck(False, "no K: line, so no body", 0)
     reader = BarReader.from_header(lines[:key_line])
     try:
+        _check_rhythm_field(lines[:key_line], reader.meter_text)
         reader.feed("\n".join(lines[key_line + 1 :]) + "\n")
         if reader.tie_pitch is not None:
             raise BarError(f"bar {reader.bar}: a tie at the end of the tune")
     except BarError as e:
         return BarCheck(False, str(e), _bars_with_music(reader.events))
     return verdict(reader, pickup_parts)
+
+
+def _check_rhythm_field(header, meter_text):
+    """abc2midi plays ``R:hornpipe`` swung, which it can only do in 2/4 or 4/4."""
+    rhythms = [line[2:].strip().lower() for line in header if line.startswith("R:")]
+    rhythm = rhythms[-1] if rhythms else ""  # the last R: is the one abc2midi uses
+    if rhythm.startswith("hornpipe") and meter_text.replace(" ", "") not in ("2/4", "4/4", "C"):
+        raise BarError("R:hornpipe needs M:2/4 or 4/4 (abc2midi plays it swung)")
 
 
 def _bars_with_music(events):

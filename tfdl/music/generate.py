@@ -16,6 +16,7 @@ Two modes (`SongSampler.sample`):
 - ``metrical=False``: the unconstrained sampler, one compiled loop to the end.
 """
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 
@@ -32,6 +33,9 @@ CHUNK = 32
 # back-ups before it ends the song at its last accepted bar (see _MetricalSong).
 MAX_TRIES = 16
 MAX_BACKTRACKS = 8
+# Rows a chunk may use for redraws, and draws of one piece at a time at most.
+CANDIDATE_ROWS = 16
+MAX_CANDIDATES = 4
 _HEADER_LINE = re.compile(r"[A-Za-z]:.*")
 
 
@@ -92,19 +96,18 @@ class SongSampler:
         pad = tf.fill([length - tf.shape(written)[0], songs], -1)
         return tf.transpose(tf.concat([written, pad], axis=0))
 
-    def _chunk_loop(self, h, c, steps, temperature, top_k, seed, offset, one_song):
-        # h, c: (songs, units) states after the text so far. Returns the sampled ids
+    def _chunk_loop(self, h, c, table, steps, temperature, top_k, seed, offset):
+        # h, c: (songs, units) states after the text so far; table: the model's
+        # input_table(), computed once per sample() call. Returns the sampled ids
         # (steps, songs) and the states after each of them, (steps, songs, units) each.
         logits = self.model.dense(h)
-        table = self.model.input_table()
-        blocks = self.model.recurrent_blocks_t() if one_song else None
         ids_out = tf.TensorArray(tf.int32, size=steps)
         h_out = tf.TensorArray(h.dtype, size=steps)
         c_out = tf.TensorArray(c.dtype, size=steps)
 
         def body(i, logits, h, c, ids_out, h_out, c_out):
             ids = self._draw(logits, temperature, top_k, tf.stack([seed, offset + i]))
-            logits, (h, c) = self.model.step(ids, [h, c], table, blocks)
+            logits, (h, c) = self.model.step(ids, [h, c], table)
             return i + 1, logits, h, c, ids_out.write(i, ids), h_out.write(i, h), c_out.write(i, c)
 
         _, _, _, _, ids_out, h_out, c_out = tf.while_loop(
@@ -186,39 +189,50 @@ class SongSampler:
     def _sample_metrical(self, batch, prime, length, temperature, top_k, seed):
         songs = [_MetricalSong.start(prime, length) for _ in range(len(batch))]
         _, (h, c) = self.model(tf.constant(batch), return_state=True)
-        h, c = h.numpy(), c.numpy()
-        for song, h_row, c_row in zip(songs, h, c):
-            song.saved = (h_row, c_row)
+        for song, h_row, c_row in zip(songs, h.numpy(), c.numpy()):
+            song.state = (h_row, c_row)
+            song.saved = song.state
         if not hasattr(self, "_chunk"):
             self._chunk = tf.function(self._chunk_loop, reduce_retracing=True)
         active = list(range(len(songs)))
         offset = 0
+        table = self.model.input_table()  # (vocab, 4 * units)
         while active:
+            # While the batch is small, rows cost little (bench/music_bench.py), so each
+            # song gets spare rows: the first goes on from where the song is, the others
+            # draw its open piece afresh from the saved state, ready to stand in for
+            # the first if its piece is rejected.
+            rows = max(1, min(MAX_CANDIDATES, CANDIDATE_ROWS // len(active)))
+            starts = [
+                (songs[j].state if r == 0 else songs[j].saved) for j in active for r in range(rows)
+            ]
+            h = np.stack([state[0] for state in starts])
+            c = np.stack([state[1] for state in starts])
             ids, hs, cs = self._chunk(
                 tf.constant(h),
                 tf.constant(c),
+                table,
                 tf.constant(CHUNK),
                 tf.constant(float(temperature)),
                 tf.constant(top_k),
                 tf.constant(int(seed), tf.int32),
                 tf.constant(offset),
-                len(songs) == 1,
             )
             offset += CHUNK
             ids, hs, cs = ids.numpy(), hs.numpy(), cs.numpy()
-            next_h, next_c, still = [], [], []
-            for row, j in enumerate(active):
+            for n, j in enumerate(active):
                 song = songs[j]
-                text = self.vocab.decode(ids[:, row])
-                states = (hs[:, row], cs[:, row], h[row], c[row])
-                state = song.read(text, states)
-                if not song.done:
-                    still.append(j)
-                    next_h.append(state[0])
-                    next_c.append(state[1])
-            active = still
-            if active:
-                h, c = np.stack(next_h), np.stack(next_c)
+                for row in range(n * rows, (n + 1) * rows):
+                    trial = song.fork()
+                    text = self.vocab.decode(ids[:, row])
+                    trial.read(text, (hs[:, row], cs[:, row], h[row], c[row]))
+                    # The first draw (in row order) not rejected at once is taken: the
+                    # same choice as redrawing one row after another.
+                    if not trial.rejected_at_once(song):
+                        break
+                    song = trial  # its tries count the rejection
+                songs[j] = trial
+            active = [j for j in active if not songs[j].done]
         return [song.text for song in songs]
 
 
@@ -246,6 +260,23 @@ class _MetricalSong:
     in_bar_line: bool = False
     history: list = field(default_factory=list)  # what each accepted piece replaced
     candidate: object = None  # the reader after the piece being checked
+    state: tuple = None  # the LSTM state to go on from
+    redraw: bool = False  # the last read ended in a rejection
+    accepted: int = 0  # pieces accepted so far
+
+    def fork(self):
+        """A copy to try a draw on (lists copied; readers and states are never changed)."""
+        return dataclasses.replace(self, header=list(self.header), history=list(self.history))
+
+    def rejected_at_once(self, before):
+        """True if this fork of ``before`` rejected its piece before accepting anything,
+        and may be redrawn from the same state by the next candidate row."""
+        return (
+            self.redraw
+            and not self.done
+            and self.accepted == before.accepted
+            and self.backtracks == before.backtracks
+        )
 
     @classmethod
     def start(cls, prime, length):
@@ -284,10 +315,14 @@ class _MetricalSong:
         return song
 
     def read(self, text, states):
-        """Take a chunk of drawn characters; return the LSTM state to go on from.
+        """Take a chunk of drawn characters; ``self.state`` becomes the state to go on from.
 
         ``states`` is ``(h after each char, c after each char, h before, c before)``.
         """
+        self.redraw = False
+        self.state = self._read(text, states)
+
+    def _read(self, text, states):
         hs, cs, h0, c0 = states
 
         def state_before(t):  # the state after char t - 1 of this chunk
@@ -373,6 +408,7 @@ class _MetricalSong:
         self.pending = ""
         self.saved = (np.array(state[0]), np.array(state[1]))
         self.tries = 0
+        self.accepted += 1
 
     def _finish(self):
         """End the song early, at the last accepted bar line where it is whole (no
@@ -405,4 +441,5 @@ class _MetricalSong:
             del self.header[headers:]
             self.backtracks += 1
             self.tries = 0
+        self.redraw = True
         return self.saved

@@ -25,7 +25,9 @@ notes of unequal length, a character that is no ABC, a repeat that never closes.
 `BarReader` does the same incrementally, one bar at a time, for the sampler: it can be
 copied at a bar line and fed the next bar, so a bad bar can be redrawn.
 
-Durations are `fractions.Fraction` of a whole note.
+`meter_length` and `length_value` give `fractions.Fraction`s of a whole note; inside,
+durations are whole numbers of `TICKS` per whole note (a Fraction per note made the
+sampler's bar checks several times slower).
 """
 
 import copy
@@ -38,6 +40,9 @@ DECORATIONS = frozenset(".~HLMOPSTuv")
 _FIELD_LINE = re.compile(r"([A-Za-z+]):(.*)")
 _BODY_FIELDS = frozenset("IKLMmNPQrsTUVWw+")
 _LENGTH = re.compile(r"(\d*)(/*)(\d*)")
+# Ticks per whole note: note lengths down to 1/1024 and tuplets of 3, 5, 7 and 9 count
+# exactly.
+TICKS = 2**10 * 3**2 * 5 * 7
 _NOTE = re.compile(r"(\^\^|\^|__|_|=)?([A-Ga-g])([,']*)")
 _METER = re.compile(r"(\d+(?:\+\d+)*)/(\d+)")
 # A bar line: colons, then |, ||, |] or [| (or :: alone), then colons.
@@ -83,12 +88,32 @@ def length_value(text):
 
 
 def _length(text, pos):
-    """``(multiplier, end)`` of the note length that starts at ``text[pos]``."""
+    """``((num, den), end)``: the note length multiplier that starts at ``text[pos]``."""
     match = _LENGTH.match(text, pos)
-    value = length_value(match[0])
-    if value == 0:
+    num, slashes, den = match.groups()
+    num = int(num) if num else 1
+    den = (int(den) if den else 2) * 2 ** (len(slashes) - 1) if slashes else 1
+    if num == 0 or den == 0:
         raise BarError("a note of length 0")
-    return value, match.end()
+    return (num, den), match.end()
+
+
+def _ticks(value):
+    """A Fraction of a whole note in ticks; None stays None."""
+    if value is None:
+        return None
+    ticks = value * TICKS
+    if ticks.denominator != 1:
+        raise BarError(f"{value} of a whole note is too fine to count")
+    return int(ticks)
+
+
+def _scaled(ticks, num, den, bar):
+    """``ticks * num / den``, exactly, or a BarError."""
+    value, rest = divmod(ticks * num, den)
+    if rest:
+        raise BarError(f"bar {bar}: a note length too fine to count")
+    return value
 
 
 @dataclass
@@ -97,10 +122,10 @@ class Event:
 
     kind: str  # "time", "bar", "ending"
     bar: int  # the written bar it belongs to (1 = the first)
-    duration: Fraction = Fraction(0)
+    duration: int = 0  # ticks
     bar_kind: str = ""  # single, double, start, end, both
     endings: tuple = ()
-    meter: Fraction | None = None  # the bar length in force (None: free meter)
+    meter: int | None = None  # the bar length in force, in ticks (None: free meter)
     meter_text: str = ""
 
 
@@ -108,7 +133,7 @@ class Event:
 class _Note:
     """The last note, rest or chord read: broken rhythm and ties look back at it."""
 
-    duration: Fraction
+    duration: int  # ticks
     pitch: tuple | None  # (letter, octave); None for a rest or a chord of several pitches
     event: Event  # the time event its duration went into
 
@@ -122,8 +147,8 @@ class BarReader:
     ``copy()`` is a snapshot to go back to. Raises `BarError`.
     """
 
-    unit: Fraction = Fraction(1, 8)
-    meter: Fraction | None = None
+    unit: int = TICKS // 8  # L:, in ticks
+    meter: int | None = None  # M:, in ticks
     meter_text: str = ""
     events: list = field(default_factory=list)
     bar: int = 1
@@ -144,8 +169,8 @@ class BarReader:
                 fields.setdefault(match[1], match[2].strip())
         meter_text = fields.get("M", "4/4")  # no M: is 4/4 to abc2midi
         unit = fields.get("L") or default_unit_length([f"M:{meter_text}"])[2:]
-        reader = cls(meter=meter_length(meter_text), meter_text=meter_text)
-        reader.unit = _unit_length(unit) or Fraction(1, 8)
+        reader = cls(meter=_ticks(meter_length(meter_text)), meter_text=meter_text)
+        reader.unit = _ticks(_unit_length(unit) or Fraction(1, 8))
         return reader
 
     def _time(self, duration, pitch=None):
@@ -172,13 +197,13 @@ class BarReader:
         if key == "P" and not re.fullmatch(r"\s*[A-Z]\s*", value):
             raise BarError(f"bar {self.bar}: P:{value.strip()} must name one part, A to Z")
         if key == "M":
-            self.meter = meter_length(value)
+            self.meter = _ticks(meter_length(value))
             self.meter_text = value.strip()
         elif key == "L":
             unit = _unit_length(value)
             if unit is None:
                 raise BarError(f"bar {self.bar}: bad L:{value.strip()}")
-            self.unit = unit
+            self.unit = _ticks(unit)
 
     def feed(self, text):
         """Read more of the body; events are appended to ``self.events``."""
@@ -212,12 +237,13 @@ class BarReader:
                 raise BarError(f"bar {bar}: a tie joins two different notes")
             self.tie_pitch = None
             if tuplet is not None:
-                duration *= tuplet[0]
-                tuplet[1] -= 1
+                duration = _scaled(duration, tuplet[0], tuplet[1], bar)
+                tuplet[2] -= 1
             if pending_broken is not None:
-                if duration != pending_broken[1]:
+                (num, den), base = pending_broken
+                if duration != base:
                     raise BarError(f"bar {bar}: broken rhythm between notes of unequal length")
-                duration *= pending_broken[0]
+                duration = _scaled(duration, num, den, bar)
                 pending_broken = None
             last = self._time(duration, pitch)
             decorated = False
@@ -226,7 +252,7 @@ class BarReader:
             return last
 
         while pos < end:
-            if tuplet is not None and tuplet[1] <= 0:
+            if tuplet is not None and tuplet[2] <= 0:
                 tuplet = None
             c = line[pos]
             if c in " \t`":
@@ -304,7 +330,7 @@ class BarReader:
                     r = int(match[3]) if match[3] else p
                     if tuplet is not None:
                         raise BarError(f"bar {bar}: a tuplet inside a tuplet")
-                    tuplet = [Fraction(q, p), r]
+                    tuplet = [q, p, r]  # the next r notes last q/p of their length
                     pos = match.end()
                 else:
                     pos += 1  # a slur
@@ -322,11 +348,12 @@ class BarReader:
                 run = len(line[pos:]) - len(line[pos:].lstrip(c))
                 if last is None or run > 3:
                     raise BarError(f"bar {bar}: broken rhythm {c * run} with no note before it")
-                long, short = 2 - Fraction(1, 2**run), Fraction(1, 2**run)
+                long, short = (2 ** (run + 1) - 1, 2**run), (1, 2**run)  # > is 3/2 and 1/2
                 first, second = (long, short) if c == ">" else (short, long)
                 base = last.duration
-                last.event.duration += base * (first - 1)
-                last.duration *= first
+                changed = _scaled(base, *first, bar)
+                last.event.duration += changed - base
+                last.duration = changed
                 pending_broken = (second, base)
                 pos += run
                 continue
@@ -351,12 +378,12 @@ class BarReader:
                 match = _NOTE.match(line, pos)
                 if not match:
                     raise BarError(f"bar {bar}: an accidental with no note")
-                length, pos = _length(line, match.end())
-                timed(self.unit * length, _pitch(match))
+                (num, den), pos = _length(line, match.end())
+                timed(_scaled(self.unit, num, den, bar), _pitch(match))
                 continue
             if c in "zx":
-                length, pos = _length(line, pos + 1)
-                timed(self.unit * length)
+                (num, den), pos = _length(line, pos + 1)
+                timed(_scaled(self.unit, num, den, bar))
                 continue
             if c in "ZX":
                 match = re.compile(r"\d*").match(line, pos + 1)
@@ -376,7 +403,7 @@ class BarReader:
             raise BarError(f"bar {bar}: {c!r} is not ABC music")
         if pending_broken is not None:
             raise BarError(f"bar {bar}: broken rhythm at the end of a line")
-        if tuplet is not None and tuplet[1] > 0:
+        if tuplet is not None and tuplet[2] > 0:
             raise BarError(f"bar {bar}: a tuplet runs past the end of a line")
         if decorated:
             raise BarError(f"bar {bar}: a decoration must come right before a note")
@@ -393,13 +420,14 @@ class BarReader:
         )
         if not notes or rest:
             raise BarError(f"bar {bar}: [{inner[:20]}] is no chord")
-        first, _ = _length(notes[0][4], 0) if notes[0][4] else (Fraction(1), 0)
-        length, pos = _length(line, close + 1)
+        (num1, den1), _ = _length(notes[0][4], 0)
+        (num2, den2), pos = _length(line, close + 1)
         pitches = {_pitch(n) for n in notes}
         if self.tie_pitch is not None and self.tie_pitch not in pitches:
             raise BarError(f"bar {bar}: a tie joins two different notes")
         self.tie_pitch = None
-        note = timed(self.unit * first * length, next(iter(pitches)) if len(pitches) == 1 else None)
+        duration = _scaled(self.unit, num1 * num2, den1 * den2, bar)
+        note = timed(duration, next(iter(pitches)) if len(pitches) == 1 else None)
         if any(n[5] for n in notes):  # a tie inside the chord: ties all its notes
             self.tie_pitch = note.pitch
         return pos
@@ -434,7 +462,8 @@ def _fraction_text(value):
 
 
 def _bar_text(duration, meter):
-    """``"bar lasts 5/8, M:6/8 needs 6/8"``: the two lengths in the meter's denominator."""
+    """``("5/8", "6/8")``: two lengths in ticks, written in the meter's denominator."""
+    duration, meter = Fraction(duration, TICKS), Fraction(meter, TICKS)
     den = meter.denominator
     for d in (8, 4, 2, 16):  # write lengths as the meter is written, e.g. 6/8, not 3/4
         if d % meter.denominator == 0 and (meter * d).denominator == 1:
@@ -482,7 +511,7 @@ def playback_problems(events, pickup_parts=True, at_end=True):
     if error:
         return [], error
     bad = []
-    acc = Fraction(0)
+    acc = 0  # ticks in the bar being filled
     barno = 0  # bars with music played so far (abc2midi's barno)
     opens_part = True  # the bar being filled began at the start or after a part boundary
     meter = None
@@ -500,7 +529,7 @@ def playback_problems(events, pickup_parts=True, at_end=True):
                 bad.append((bar_of_acc, acc, meter, meter_text))
         if acc > 0:
             barno += 1
-        acc = Fraction(0)
+        acc = 0
 
     def softcheck():
         if meter is None or acc >= meter or barno <= 0:

@@ -225,3 +225,40 @@ def test_every_training_flag_reaches_its_config_field(argv, config_module, confi
     for f in dataclasses.fields(config_class):  # fields without a flag keep their defaults
         if f.name not in expected:
             assert getattr(config, f.name) == getattr(defaults, f.name), f.name
+
+
+def test_cli_stderr_holds_no_tensorflow_start_up_lines(tmp_path):
+    import os
+    import re
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_CPP", "TFDL_VERBOSE"))}
+    argv = [sys.executable, "-m", "tfdl.cli", "music", "generate", "--out", str(tmp_path)]
+    argv += ["--num-songs", "1", "--length", "40", "--free"]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert not re.search(r"^[IWE]0000 ", done.stderr, re.M), done.stderr
+    assert "absl::InitializeLog" not in done.stderr and "cuda" not in done.stderr.lower()
+    # TFDL_VERBOSE=1 lets TensorFlow speak again
+    loud = subprocess.run(
+        [sys.executable, "-c", "import tfdl"],
+        capture_output=True,
+        text=True,
+        env={**env, "TFDL_VERBOSE": "1"},
+        timeout=300,
+    )
+    assert re.search(r"^[IWE]0000 ", loud.stderr, re.M), loud.stderr
+
+
+def test_progress_bars_are_live_on_a_terminal_and_sparse_in_a_log():
+    import io
+
+    from tfdl.training import LOG_REFRESH_SECONDS, progress_pacing
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    assert progress_pacing(Terminal()) == {}
+    assert progress_pacing(io.StringIO())["mininterval"] == LOG_REFRESH_SECONDS >= 5

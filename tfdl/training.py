@@ -15,6 +15,7 @@ on shared storage, and only the chief writes checkpoints and plots). Batches fro
 
 import dataclasses
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,18 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from tfdl.checkpoints import CheckpointDir, CheckpointError, model_identity, write_text_atomic
+
+# When stderr is no terminal (a file, a CI log), a bar can only print a new line per
+# refresh: one every 10 seconds at most, instead of one per step.
+LOG_REFRESH_SECONDS = 10.0
+
+
+def progress_pacing(stream=None):
+    """tqdm arguments for ``stream`` (default stderr): live on a terminal, else sparse."""
+    stream = sys.stderr if stream is None else stream
+    if getattr(stream, "isatty", lambda: False)():
+        return {}
+    return {"mininterval": LOG_REFRESH_SECONDS, "maxinterval": LOG_REFRESH_SECONDS * 6}
 
 
 @dataclass
@@ -212,7 +225,12 @@ class Trainer:
         if self.tracker is not None:
             self.tracker.log_parameters({"steps": cfg.steps, "start_step": start})
         bar = tqdm(
-            total=cfg.steps, initial=start, disable=not self.progress, desc="train", unit="step"
+            total=cfg.steps,
+            initial=start,
+            disable=not self.progress,
+            desc="train",
+            unit="step",
+            **progress_pacing(),
         )
         running = None
         # Continue the clock of the run being resumed, so seconds[-1] is its total time.

@@ -62,6 +62,22 @@ def test_evaluate_prints_one_json_line(trained, tunes_file, capsys):
     assert result["chars"] > 1000 and 0 < result["loss"] < 6
 
 
+def test_evaluate_defaults_to_the_shipped_model_and_skips_unscorable_tunes(tmp_path, capsys):
+    from tfdl.music import abc
+
+    tunes = abc.load_corpus()[:3]
+    tunes[1] = tunes[1] + "\n€"  # a character no model here ever saw
+    data = tmp_path / "other.abc"
+    data.write_text("\n\n".join(tunes) + "\n")
+    assert main(["music", "evaluate", "--data", str(data)]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out.strip().splitlines()[-1])
+    assert result["tunes"] == 2 and [s["tune"] for s in result["skipped_tunes"]] == [2]
+    warning = captured.err.strip().splitlines()[-1]
+    assert warning.startswith("tfdl: warning: skipped 1 of 3 tunes") and "'€'" in warning
+    assert 0.5 < result["loss"] < 2.5  # the shipped model knows these tunes' idiom
+
+
 def test_evaluate_split_scores_the_held_out_tunes_apart(trained, tunes_file, capsys):
     from tfdl.music import abc
 

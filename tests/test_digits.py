@@ -357,3 +357,20 @@ def test_user_errors_exit_2_with_one_line(argv, message, trained, music_dir, tmp
     assert main(["digits", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("tfdl: error: ") and message in err[-1], err
+
+
+def test_evaluate_needs_only_the_test_arrays(trained, tmp_path, capsys):
+    arrays = fake_mnist(0, 12)
+    test_only = {k: arrays[k] for k in ("x_test", "y_test")}
+    np.savez(tmp_path / "test.npz", **test_only)
+    idx = tmp_path / "idx"
+    idx.mkdir()
+    write_idx(idx / "t10k-images-idx3-ubyte.gz", arrays["x_test"])
+    write_idx(idx / "t10k-labels-idx1-ubyte.gz", arrays["y_test"])
+    for path in (tmp_path / "test.npz", idx):
+        assert main(["digits", "evaluate", "--model", str(trained), "--data", str(path)]) == 0
+        result, _ = last_json(capsys)
+        assert result["n"] == 12
+    # training still needs the training arrays, and says which are missing
+    with pytest.raises(ValueError, match="it has no x_train, y_train"):
+        data.load_digits(tmp_path / "test.npz")

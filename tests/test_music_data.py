@@ -71,7 +71,16 @@ def test_evaluate_matches_a_direct_per_tune_computation():
     assert result["bits_per_char"] == pytest.approx(result["loss"] / math.log(2))
 
 
-def test_evaluate_names_unknown_characters():
-    vocab = Vocabulary.from_text("X:1\nK:D")
-    with pytest.raises(ValueError, match="tune 1 has characters not in the vocabulary: 'z'"):
-        evaluate_tunes(MusicRNN(len(vocab), 2, 2), vocab, ["X:1\nK:D\nz"])
+def test_evaluate_skips_tunes_with_unknown_characters_and_names_them():
+    vocab = Vocabulary.from_text("X:1\nK:D\nab|")
+    model = MusicRNN(len(vocab), 2, 2)
+    tunes = ["X:1\nK:D\nab|", "X:1\nK:D\nz#|", "X:1\nK:D\nba|"]
+    result = evaluate_tunes(model, vocab, tunes)
+    assert result["tunes"] == 2
+    assert result["skipped_tunes"] == [
+        {"tune": 2, "reason": "characters not in the vocabulary: '#', 'z'"}
+    ]
+    alone = evaluate_tunes(model, vocab, [tunes[0], tunes[2]])
+    assert result["loss"] == pytest.approx(alone["loss"]) and result["chars"] == alone["chars"]
+    with pytest.raises(ValueError, match="none of the 1 tunes can be scored: tune 1 has"):
+        evaluate_tunes(model, vocab, ["X:1\nK:D\nz"])

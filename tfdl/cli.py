@@ -140,7 +140,7 @@ def _parser():
     )
 
     ev = music.add_parser("evaluate", help="loss of a model on ABC tunes (one JSON line)")
-    ev.add_argument("--model", required=True)
+    ev.add_argument("--model", help=MODEL_HELP)
     ev.add_argument(
         "--data",
         help="ABC file or directory (default: the shipped corpus, or with --split the "
@@ -392,14 +392,20 @@ def _music_evaluate(args):
     from tfdl.music import abc
     from tfdl.music.evaluate import evaluate_tunes
     from tfdl.music.report import model_tunes
-    from tfdl.music.saved import load_music_model
 
-    model, vocab, settings = load_music_model(args.model)
+    _, model, vocab, settings = _load_model(args)
     if args.split:
         tunes = model_tunes(settings, args.data, args.split)
     else:
         tunes = abc.load_tunes(args.data) if args.data else abc.load_corpus()
     result = evaluate_tunes(model, vocab, tunes)
+    skipped = result["skipped_tunes"]
+    if skipped:
+        print(
+            f"tfdl: warning: skipped {len(skipped)} of {len(tunes)} tunes the model cannot "
+            f"score (tune {skipped[0]['tune']} has {skipped[0]['reason']})",
+            file=sys.stderr,
+        )
     print(json.dumps({**result, "split": args.split or "all"}))
     return 0
 

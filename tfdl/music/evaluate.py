@@ -17,17 +17,27 @@ def evaluate_tunes(model, vocab, tunes, batch_size=32):
     padding is masked out of the sum (the LSTM runs left to right, so padding on
     the right never changes the predictions before it).
 
+    A tune with a character the model never saw cannot be scored: it is skipped
+    (held-out data from another source always has a few), and ValueError is raised
+    only when no tune is left.
+
     Returns ``{"loss": nats/char, "bits_per_char", "chars": predicted characters,
-    "tunes": count}``.
+    "tunes": tunes scored, "skipped_tunes": [{"tune": its number from 1, "reason"}]}``.
     """
     if not tunes:
         raise ValueError("no tunes to evaluate")
-    encoded = []
+    encoded, skipped = [], []
     for n, tune in enumerate(tunes, 1):
         try:
             encoded.append(vocab.encode(tune.rstrip("\n") + TUNE_SEPARATOR))
         except ValueError as e:
-            raise ValueError(f"tune {n} has {e} (the model cannot score it)") from None
+            skipped.append({"tune": n, "reason": str(e)})
+    if not encoded:
+        first = skipped[0]
+        raise ValueError(
+            f"none of the {len(tunes)} tunes can be scored: tune {first['tune']} has "
+            f"{first['reason']}, and every other tune has characters the model never saw too"
+        )
 
     @tf.function(reduce_retracing=True)
     def batch_nats(ids, mask):  # ids, mask: (batch, time)
@@ -48,4 +58,10 @@ def evaluate_tunes(model, vocab, tunes, batch_size=32):
         total += float(batch_nats(tf.constant(ids), tf.constant(mask)))
         chars += int(mask[:, 1:].sum())
     loss = total / chars
-    return {"loss": loss, "bits_per_char": loss / math.log(2), "chars": chars, "tunes": len(tunes)}
+    return {
+        "loss": loss,
+        "bits_per_char": loss / math.log(2),
+        "chars": chars,
+        "tunes": len(encoded),
+        "skipped_tunes": skipped,
+    }

@@ -74,12 +74,36 @@ def test_a_pickup_into_a_second_part_is_music_but_not_to_the_strict_check():
         ("~(DED) DFA | dcd efg |", "a decoration must come right before a note"),
         ("|: DED DFA | dcd efg |]", "a |: is never closed by :|"),
         ("|: DED DFA |: dcd efg :|", "a second |: before the first :|"),
+        ("DED DFA :| dcd efg :: faf ecA :|", ":: after :| needs a |: (or ::) first"),
+        ("DED DFA | d/3e/3f/3 efg |", "a note length /3"),
+        ("DED DFA | dcd | 2 efg |", "'2' is not ABC music"),  # an ending joins its bar line
+        ("DED DFA | {g}{a}d3 efg |", "two {grace notes} groups with no note between"),
+        ("DED DFA | dcd e2{g}-e |", "a tie right after grace notes"),
     ],
 )
 def test_syntax_abc2midi_rejects_is_named(body, reason):
     check = check_bars(tune(body))
     assert not check.metrical
     assert reason in check.reason
+
+
+def test_header_fields_abc2midi_plays_by_are_checked():
+    parts = "X:1\nM:6/8\nL:1/8\nP:AB\nK:D\nP:A\nDED DFA | dcd efg :|\n"
+    check = check_bars(parts)
+    assert not check.metrical and "plays part B, which no P: line labels" in check.reason
+    assert check_bars(parts + "P:B\nfaf ecA | d3 d3 :|\n").metrical
+    hornpipe = "X:1\nR:hornpipe\nM:6/8\nL:1/8\nK:D\nDED DFA | dcd efg |\n"
+    assert "R:hornpipe needs M:2/4 or 4/4" in check_bars(hornpipe).reason
+    assert check_bars(
+        hornpipe.replace("6/8", "2/4").replace("DFA", "D").replace("efg", "e")
+    ).metrical
+
+
+def test_a_repeat_with_no_start_goes_back_to_the_last_repeat_not_a_double_bar():
+    # as abc2midi 4.84 plays it: the 1/8 pickup completes the 5/8 closing bar
+    assert check_bars(tune("A | DED DFA | d3 d3 || dcd efg | faf e2 :|")).metrical
+    check = check_bars(tune("A | DED DFA | d3 d2 :| dcd efg | faf e3 :|"))
+    assert not check.metrical and "lasts 11/8" in check.reason  # abc2midi: 11 units too
 
 
 def test_bar_reader_snapshots_go_back_to_a_bar_line():
@@ -115,12 +139,6 @@ DISAGREEMENTS = {
         True,
         False,
         "H is a decoration (ABC 2.1, 4.14): it marks a hold, the written length is 3/8",
-    ),
-    "a short closing bar repeated back to a double bar": (
-        tune("A | DED DFA | d3 d3 || dcd efg | faf e2 :|"),
-        False,
-        True,
-        "the part repeats from the double bar, so its 5/8 closing bar meets a full bar",
     ),
 }
 

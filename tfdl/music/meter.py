@@ -95,6 +95,8 @@ def _length(text, pos):
     den = (int(den) if den else 2) * 2 ** (len(slashes) - 1) if slashes else 1
     if num == 0 or den == 0:
         raise BarError("a note of length 0")
+    if den & (den - 1):
+        raise BarError(f"a note length /{den}: divide by 2, 4, 8, ... (or write a tuplet)")
     return (num, den), match.end()
 
 
@@ -156,21 +158,28 @@ class BarReader:
     after_bar: bool = True
     tie_pitch: tuple | None = None  # (letter, octave) of a tied note awaiting its partner
     notes: int = 0
+    header_parts: frozenset = frozenset()  # the parts P: in the header plays, e.g. ABA
+    parts: frozenset = frozenset()  # the parts the body labels (P:A or [P:A])
+    hornpipe: bool = False  # R:hornpipe
 
     @classmethod
     def from_header(cls, header_lines):
         """A reader set up from the header's ``M:`` and ``L:`` (defaults of ABC 2.1)."""
         from tfdl.music.abc import default_unit_length
 
-        fields = {}
+        fields, rhythm = {}, ""
         for line in header_lines:
             match = _FIELD_LINE.fullmatch(line.strip())
             if match:
                 fields.setdefault(match[1], match[2].strip())
+                if match[1] == "R":
+                    rhythm = match[2].strip().lower()  # the last R: is the one abc2midi uses
         meter_text = fields.get("M", "4/4")  # no M: is 4/4 to abc2midi
         unit = fields.get("L") or default_unit_length([f"M:{meter_text}"])[2:]
         reader = cls(meter=_ticks(meter_length(meter_text)), meter_text=meter_text)
         reader.unit = _ticks(_unit_length(unit) or Fraction(1, 8))
+        reader.header_parts = frozenset(re.findall(r"[A-Z]", fields.get("P", "")))
+        reader.hornpipe = rhythm.startswith("hornpipe")
         return reader
 
     def _time(self, duration, pitch=None):
@@ -194,8 +203,10 @@ class BarReader:
         return clone
 
     def _field(self, key, value):
-        if key == "P" and not re.fullmatch(r"\s*[A-Z]\s*", value):
-            raise BarError(f"bar {self.bar}: P:{value.strip()} must name one part, A to Z")
+        if key == "P":
+            if not re.fullmatch(r"\s*[A-Z]\s*", value):
+                raise BarError(f"bar {self.bar}: P:{value.strip()} must name one part, A to Z")
+            self.parts = self.parts | {value.strip()}
         if key == "M":
             self.meter = _ticks(meter_length(value))
             self.meter_text = value.strip()
@@ -229,10 +240,12 @@ class BarReader:
         tuplet = None  # [factor, notes left]
         last = None  # the last time event of a note, rest or chord (for broken rhythm)
         decorated = False  # a decoration waits for its note
+        grace_waiting = False  # grace notes wait for their note
         bar = self.bar
 
         def timed(duration, pitch=None):
-            nonlocal pending_broken, last, decorated
+            nonlocal pending_broken, last, decorated, grace_waiting
+            grace_waiting = False
             if self.tie_pitch is not None and pitch is not None and pitch != self.tie_pitch:
                 raise BarError(f"bar {bar}: a tie joins two different notes")
             self.tie_pitch = None
@@ -265,10 +278,10 @@ class BarReader:
             if decorated and c not in "^_=ABCDEFGabcdefgzx[{!+" and c not in DECORATIONS:
                 if not (c == '"'):
                     raise BarError(f"bar {bar}: a decoration must come right before a note")
-            if (
-                self.after_bar
-                and c in "0123456789"
-                or (self.after_bar and c == "[" and line[pos + 1 : pos + 2].isdigit())
+            # an ending: "|1" or ":|2" (the digit right after the bar line; abc2midi
+            # reads "| 2" as a stray digit), or "[1" (also after a space)
+            if (self.after_bar and c in "0123456789" and pos > 0 and line[pos - 1] in "|:]") or (
+                self.after_bar and c == "[" and line[pos + 1 : pos + 2].isdigit()
             ):
                 match = _ENDING.match(line, pos)
                 numbers = _ending_numbers(match[1])
@@ -339,6 +352,8 @@ class BarReader:
                 pos += 1
                 continue
             if c == "-":
+                if grace_waiting:
+                    raise BarError(f"bar {bar}: a tie right after grace notes")
                 if last is None or self.tie_pitch is not None or last.pitch is None:
                     raise BarError(f"bar {bar}: a tie with no note before it")
                 self.tie_pitch = last.pitch
@@ -364,6 +379,9 @@ class BarReader:
                 inner = line[pos + 1 : close].replace("/", "", 1 if line[pos + 1] == "/" else 0)
                 if not re.fullmatch(r"(?:(?:\^\^|\^|__|_|=)?[A-Ga-g][,']*[\d/]*)+", inner):
                     raise BarError(f"bar {bar}: grace notes {{{inner[:20]}}} hold no notes")
+                if grace_waiting:
+                    raise BarError(f"bar {bar}: two {{grace notes}} groups with no note between")
+                grace_waiting = True
                 pos = close + 1
                 continue
             if c == "[":
@@ -605,8 +623,9 @@ def playback_problems(events, pickup_parts=True, at_end=True):
 
 
 def _fix_repeats(events):
-    """Mend repeats as abc2midi does: a ``:|``, ``::`` or first ending with no ``|:``
-    before it repeats from the last double bar or from the start of the tune.
+    """Mend repeats as abc2midi 4.84 does: a ``:|``, ``::`` or first ending with no ``|:``
+    before it repeats from the last ``:|`` or from the start of the tune (a double bar
+    is no place a repeat starts from, unless written ``||:``).
 
     Returns ``(error or None, whether a |: goes before the start, {event index: the
     bar kind it plays as})``.
@@ -637,9 +656,7 @@ def _fix_repeats(events):
             plays += 1
             continue
         kind = e.bar_kind
-        if kind == "double":
-            rep_point = i
-        elif kind == "start":
+        if kind == "start":
             if expect:
                 return f"bar {e.bar}: a second |: before the first :|", False, {}
             expect = True
@@ -650,6 +667,8 @@ def _fix_repeats(events):
             rep_point = i
         elif kind == "both":
             if not expect:
+                if rep_point is not None:
+                    return f"bar {e.bar}: :: after :| needs a |: (or ::) first", False, {}
                 place_start()
             expect = True
     return None, start_inserted, kinds
@@ -668,7 +687,6 @@ def check_bars(song, pickup_parts=True):
         return BarCheck(False, "no K: line, so no body", 0)
     reader = BarReader.from_header(lines[:key_line])
     try:
-        _check_rhythm_field(lines[:key_line], reader.meter_text)
         reader.feed("\n".join(lines[key_line + 1 :]) + "\n")
         if reader.tie_pitch is not None:
             raise BarError(f"bar {reader.bar}: a tie at the end of the tune")
@@ -677,22 +695,19 @@ def check_bars(song, pickup_parts=True):
     return verdict(reader, pickup_parts)
 
 
-def _check_rhythm_field(header, meter_text):
-    """abc2midi plays ``R:hornpipe`` swung, which it can only do in 2/4 or 4/4."""
-    rhythms = [line[2:].strip().lower() for line in header if line.startswith("R:")]
-    rhythm = rhythms[-1] if rhythms else ""  # the last R: is the one abc2midi uses
-    if rhythm.startswith("hornpipe") and meter_text.replace(" ", "") not in ("2/4", "4/4", "C"):
-        raise BarError("R:hornpipe needs M:2/4 or 4/4 (abc2midi plays it swung)")
-
-
 def _bars_with_music(events):
     return len({e.bar for e in events if e.kind == "time"})
 
 
 def verdict(reader, pickup_parts=True, at_end=True):
-    """The `BarCheck` of what ``reader`` has read so far."""
+    """The `BarCheck` of what ``reader`` has read so far (``at_end``: the whole tune)."""
     bad, error = playback_problems(reader.events, pickup_parts, at_end)
     bars = _bars_with_music(reader.events)
+    if reader.hornpipe and reader.meter_text.replace(" ", "") not in ("2/4", "4/4", "C"):
+        error = error or "R:hornpipe needs M:2/4 or 4/4 (abc2midi plays it swung)"
+    unlabelled = sorted(reader.header_parts - reader.parts) if at_end else []
+    if unlabelled:
+        error = error or f"P: in the header plays part {unlabelled[0]}, which no P: line labels"
     if error:
         return BarCheck(False, error, bars)
     if bad:

@@ -87,6 +87,11 @@ def test_syntax_abc2midi_rejects_is_named(body, reason):
     assert reason in check.reason
 
 
+def test_a_unit_length_too_fine_to_count_is_a_reason_not_a_crash():
+    check = check_bars("X:1\nM:6/8\nL:1/86\nK:D\nDED DFA |\n")
+    assert not check.metrical and check.reason.startswith("header: 1/86 of a whole note")
+
+
 def test_header_fields_abc2midi_plays_by_are_checked():
     parts = "X:1\nM:6/8\nL:1/8\nP:AB\nK:D\nP:A\nDED DFA | dcd efg :|\n"
     check = check_bars(parts)

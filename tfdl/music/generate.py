@@ -307,8 +307,8 @@ class _MetricalSong:
             raise ValueError(
                 "prime ends in mid-bar: end it with a bar line or a newline (or sample --free)"
             )
-        song.reader = BarReader.from_header(header[:-1])
         try:
+            song.reader = BarReader.from_header(header[:-1])
             song.reader.feed(body)
         except BarError as e:
             raise ValueError(f"prime has bad music: {e}") from None
@@ -365,10 +365,12 @@ class _MetricalSong:
         return hs[-1], cs[-1]
 
     def _take_header_line(self, line):
-        from tfdl.music.meter import BarReader, meter_length
+        from tfdl.music.meter import BarError, BarReader, meter_length
         from tfdl.music.songs import header_problem
 
-        if not _HEADER_LINE.fullmatch(line) or line.startswith("X:"):
+        # P: (an order of parts) asks for part labels in the body, which a character
+        # model seldom follows through: such a song would end unplayable.
+        if not _HEADER_LINE.fullmatch(line) or line.startswith(("X:", "P:")):
             return False
         meter = line[2:].strip()
         if line.startswith("M:") and meter_length(meter) is None and meter != "none":
@@ -377,7 +379,10 @@ class _MetricalSong:
             header = [*self.header, line]
             if header_problem("X:1\n" + "\n".join(header)):
                 return False
-            self.candidate = BarReader.from_header(self.header)
+            try:
+                self.candidate = BarReader.from_header(self.header)
+            except BarError:  # e.g. L:1/86
+                return False
         return True
 
     def _take_bar(self, piece, at_end):

@@ -164,7 +164,10 @@ class BarReader:
 
     @classmethod
     def from_header(cls, header_lines):
-        """A reader set up from the header's ``M:`` and ``L:`` (defaults of ABC 2.1)."""
+        """A reader set up from the header's ``M:`` and ``L:`` (defaults of ABC 2.1).
+
+        Raises `BarError` for a meter or unit length too fine to count (``L:1/86``).
+        """
         from tfdl.music.abc import default_unit_length
 
         fields, rhythm = {}, ""
@@ -453,6 +456,9 @@ class BarReader:
 
 def _pitch(match):
     letter, octave = match[2], match[3]
+    # abc2midi rejects C' (write c) and c, (write C), "bad pitch specifier"
+    if ("'" in octave and letter.isupper()) or ("," in octave and letter.islower()):
+        raise BarError(f"{letter}{octave}: write the octave with the letter's case first")
     return letter, octave.count("'") - octave.count(",")
 
 
@@ -685,7 +691,10 @@ def check_bars(song, pickup_parts=True):
     key_line = next((n for n, line in enumerate(lines) if line.startswith("K:")), None)
     if key_line is None:
         return BarCheck(False, "no K: line, so no body", 0)
-    reader = BarReader.from_header(lines[:key_line])
+    try:
+        reader = BarReader.from_header(lines[:key_line])
+    except BarError as e:
+        return BarCheck(False, f"header: {e}", 0)
     try:
         reader.feed("\n".join(lines[key_line + 1 :]) + "\n")
         if reader.tie_pitch is not None:

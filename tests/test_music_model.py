@@ -112,3 +112,20 @@ def test_dropout_acts_only_while_training(tmp_path):
 def test_rejects_bad_dropout():
     with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\), got 1.0"):
         MusicRNN(10, 4, 8, dropout=1.0)
+
+
+def test_a_keras_file_saved_before_the_task_layout_still_loads():
+    # Saved when MusicRNN lived in tfdl.models.music_rnn (its config records that module).
+    import zipfile
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data"
+    path = data / "music_rnn_before_layout.keras"
+    with zipfile.ZipFile(path) as archive:
+        assert b'"module": "tfdl.models.music_rnn"' in archive.read("config.json")
+    model = keras.models.load_model(path)
+    assert type(model).__module__ == "tfdl.music.model"
+    logits = keras.ops.convert_to_numpy(model(np.array([[1, 2, 3, 4]], "int32")))
+    np.testing.assert_allclose(
+        logits, np.load(data / "music_rnn_before_layout_logits.npy"), rtol=1e-5
+    )

@@ -6,7 +6,7 @@ from pathlib import Path
 import keras
 
 from tfdl.checkpoints import MODEL_FILE, SETTINGS_FILE, save_model_dir
-from tfdl.models import MusicRNN
+from tfdl.music.model import MusicRNN
 from tfdl.music.vocab import Vocabulary
 
 VOCAB_FILE = "vocab.json"

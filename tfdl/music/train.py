@@ -9,11 +9,11 @@ import keras
 import tensorflow as tf
 
 from tfdl.checkpoints import CheckpointDir, CheckpointError
-from tfdl.models import MusicRNN
 from tfdl.music import abc
 from tfdl.music.dataset import fixed_windows, join_tunes, random_windows
 from tfdl.music.evaluate import evaluate_tunes
 from tfdl.music.generate import SongSampler
+from tfdl.music.model import MusicRNN
 from tfdl.music.saved import VOCAB_FILE, load_music_model, save_music_model
 from tfdl.music.vocab import Vocabulary
 from tfdl.tracking import make_tracker

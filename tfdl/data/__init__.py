@@ -1,1 +1,0 @@
-"""Datasets for the labs, loaded from files on disk (no download needed)."""

@@ -232,7 +232,8 @@ def test_every_training_flag_reaches_its_config_field(argv, config_module, confi
     import dataclasses
     import importlib
 
-    from tfdl.cli import _config_from_flags, _parser
+    from tfdl.cli import _parser
+    from tfdl.command import config_from_flags as _config_from_flags
 
     config_class = getattr(importlib.import_module(config_module), config_name)
     config = _config_from_flags(config_class, _parser().parse_args(argv))

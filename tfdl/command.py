@@ -57,3 +57,18 @@ def print_run(out, settings, keys):
     code is 130 when the run was interrupted, as for any Ctrl-C'd command."""
     print(json.dumps({"out": str(out), **{k: settings[k] for k in keys}}))
     return 130 if settings["interrupted"] else 0
+
+
+def train_command(train, config_class, args, keys, **options):
+    """Run a task's ``train(config, out, data, ...)`` from its command-line flags and
+    print the run's JSON line (``keys`` of its settings); returns the exit code."""
+    settings = train(
+        config_from_flags(config_class, args),
+        args.out,
+        args.data,
+        tracking=args.tracking,
+        progress=not args.no_progress,
+        log=log,
+        **options,
+    )
+    return print_run(args.out, settings, keys)

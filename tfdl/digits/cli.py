@@ -4,11 +4,10 @@ import argparse
 import json
 
 from tfdl.command import (
-    config_from_flags,
     log,
     positive_float,
     positive_int,
-    print_run,
+    train_command,
     training_run_arguments,
 )
 from tfdl.digits.train import DigitsConfig
@@ -50,20 +49,10 @@ def add_commands(groups):
 
 
 def _train(args):
-    from tfdl.digits import DigitsConfig, train_digits
+    from tfdl.digits.train import train_digits
 
-    config = config_from_flags(DigitsConfig, args)
-    settings = train_digits(
-        config,
-        args.out,
-        args.data,
-        tracking=args.tracking,
-        progress=not args.no_progress,
-        limit=args.limit,
-        log=log,
-    )
     keys = ("model", "loop", "source", "accuracy", "loss", "n", "steps_done", "train_seconds")
-    return print_run(args.out, settings, keys)
+    return train_command(train_digits, DigitsConfig, args, keys, limit=args.limit)
 
 
 def _evaluate(args):

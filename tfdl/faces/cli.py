@@ -3,11 +3,10 @@
 import json
 
 from tfdl.command import (
-    config_from_flags,
     log,
     positive_float,
     positive_int,
-    print_run,
+    train_command,
     training_run_arguments,
 )
 from tfdl.faces.train import FacesConfig
@@ -44,19 +43,10 @@ def add_commands(groups):
 
 
 def _train(args):
-    from tfdl.faces import FacesConfig, train_faces
+    from tfdl.faces.train import train_faces
 
-    config = config_from_flags(FacesConfig, args)
-    settings = train_faces(
-        config,
-        args.out,
-        args.data,
-        tracking=args.tracking,
-        progress=not args.no_progress,
-        log=log,
-    )
     keys = ("model", "source", "accuracy", "n", "steps_done", "train_seconds")
-    return print_run(args.out, settings, keys)
+    return train_command(train_faces, FacesConfig, args, keys)
 
 
 def _evaluate(args):

@@ -1,4 +1,5 @@
 import json
+import math
 import zipfile
 
 import pytest
@@ -14,7 +15,10 @@ def test_train_writes_model_vocab_settings_plot_and_comet_archive(trained):
         assert (trained / name).is_file(), name
     settings = json.loads((trained / "settings.json").read_text())
     assert settings["steps_done"] == 30 and settings["rnn_units"] == 16
-    assert 0 < settings["val_loss"] < 6
+    # Training lowered the loss: an untrained model scores about ln(vocab), ~4.5 nats/char,
+    # which is what its first batch cost; 30 steps of the tiny model must beat that clearly.
+    history = json.loads((trained / "history.json").read_text())
+    assert settings["val_loss"] < history["losses"][0] - 0.5
     archive = next((trained / "comet").glob("*.zip"))
     with zipfile.ZipFile(archive) as z:
         messages = [json.loads(line) for line in z.read("messages.json").splitlines()]
@@ -59,7 +63,9 @@ def test_evaluate_prints_one_json_line(trained, tunes_file, capsys):
     assert main(["music", "evaluate", "--model", str(trained), "--data", str(tunes_file)]) == 0
     result = last_json_line(capsys)
     assert {"loss", "bits_per_char", "chars"} <= result.keys()
-    assert result["chars"] > 1000 and 0 < result["loss"] < 6
+    vocab_size = json.loads((trained / "settings.json").read_text())["vocab_size"]
+    # below ln(vocab), what a model that learnt nothing scores
+    assert result["chars"] > 1000 and 0 < result["loss"] < math.log(vocab_size) - 0.5
 
 
 def test_evaluate_defaults_to_the_shipped_model_and_skips_unscorable_tunes(tmp_path, capsys):

@@ -290,7 +290,9 @@ def test_cli_train_and_evaluate(tmp_path, capsys):
     )
     assert code == 0
     result = json.loads(capsys.readouterr().out.strip())
-    assert 0 <= result["accuracy"] <= 1 and set(result["groups"]) == {"A", "B"}
+    trained = json.loads((tmp_path / "m" / "settings.json").read_text())
+    assert result["accuracy"] == trained["accuracy"]  # the same held-out images as training
+    assert set(result["groups"]) == {"A", "B"}
     assert plot.stat().st_size > 1000
     (tmp_path / "empty" / "G").mkdir(parents=True)
     code = main(
@@ -305,3 +307,40 @@ def test_cli_train_and_evaluate(tmp_path, capsys):
     )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err[-1].startswith("tfdl: error:") and "holds no images" in err[-1]
+
+
+def test_dbvae_training_draws_rare_faces_more_often(tmp_path, monkeypatch):
+    # 80 faces: 72 red, 8 blue (rare); the DB-VAE's resampling must favour the blue ones.
+    images, labels = write_h5(tmp_path / "f.h5", n_faces=80, n_not=80)
+    images[72:80, :, :, 2] -= 180  # undo the red of the last 8 faces (BGR: 2 is red)...
+    images[72:80, :, :, 0] += 180  # ...and make them blue
+    with h5py.File(tmp_path / "f.h5", "w") as f:
+        f.create_dataset("images", data=images)
+        f.create_dataset("labels", data=labels)
+    from tfdl.faces import train as faces_train
+
+    epochs = []  # per epoch: (blue mask of the training faces, their sampling probabilities)
+    real = faces_train._epoch_dataset
+
+    def is_blue(rgb):  # images are RGB once loaded: blue is channel 2
+        return rgb[..., 2].mean(axis=(1, 2)) > rgb[..., 0].mean(axis=(1, 2))
+
+    drawn = []  # is_blue of every face the epochs' batches hold
+
+    def recording(faces, batch_size, rng, p_faces=None):
+        epochs.append((is_blue(faces.read(faces.train_faces)), p_faces))
+        dataset = real(faces, batch_size, rng, p_faces)
+        drawn.extend(b for x, y in dataset.as_numpy_iterator() for b in is_blue(x[y == 1]))
+        return dataset
+
+    monkeypatch.setattr(faces_train, "_epoch_dataset", recording)
+    config = FacesConfig(model="dbvae", epochs=3, batch_size=16, latent_dim=4, n_filters=4)
+    train_faces(config, tmp_path / "m", str(tmp_path / "f.h5"), tracking="off", progress=False)
+    assert len(epochs) == 3  # probabilities from the encoder as it stands before each epoch
+    for blue, p in epochs:
+        assert 0 < blue.sum() < len(blue) and p is not None and len(p) == len(blue)
+        # a blue face is more than twice as likely to be drawn as a red one
+        assert p[blue].mean() > 2 * p[~blue].mean(), (p[blue].mean(), p[~blue].mean())
+    # and the batches the trainer saw hold them so: over twice their share of the data
+    share = epochs[0][0].mean()
+    assert np.mean(drawn) > 2 * share, (np.mean(drawn), share)

@@ -115,7 +115,7 @@ def tfdl_generation(vocab, songs, length, jit_compile):
     return sum(len(s) - 1 for s in out) / seconds  # characters generated, prime excluded
 
 
-def sampling_modes(model_dir, length, batch_length, seeds=5):
+def sampling_modes(model_dir, length, batch_length, seeds=10):
     """Characters per second of finished songs, metrical and free, for 1 and 64 songs."""
     from tfdl.music.saved import load_music_model, pretrained_dir
 

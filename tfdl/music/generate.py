@@ -386,7 +386,9 @@ class _MetricalSong:
             if ended:
                 self.pending = self.pending.rstrip("\n")
                 if not self._take_bar(self.pending, at_end=True):
-                    return self._reject()
+                    # The ending itself is rarely what is wrong (a repeat left open, too
+                    # few bars): redraw the bar before it at once.
+                    return self._reject(back_up=not self.pending)
                 self.text += self.pending
                 self.done = True
                 return None
@@ -462,13 +464,14 @@ class _MetricalSong:
                 break
         return None
 
-    def _reject(self):
-        """Throw the open piece away: the next chunk redraws it from ``saved``."""
+    def _reject(self, back_up=False):
+        """Throw the open piece away: the next chunk redraws it from ``saved`` (with
+        ``back_up``, or after `MAX_TRIES`, the accepted piece before it too)."""
         self.tries += 1
         self.pending = ""
         self.in_bar_line = False
         self.candidate = None
-        if self.tries >= MAX_TRIES:
+        if self.tries >= MAX_TRIES or back_up:
             if self.backtracks >= MAX_BACKTRACKS or not self.history:
                 return self._finish()
             length, self.saved, self.reader, headers = self.history.pop()

@@ -157,6 +157,7 @@ class BarReader:
     at_line_start: bool = True
     after_bar: bool = True
     tie_pitch: tuple | None = None  # (letter, octave) of a tied note awaiting its partner
+    bar_just_closed: bool = False  # the last character read ended a bar line
     notes: int = 0
     header_parts: frozenset = frozenset()  # the parts P: in the header plays, e.g. ABA
     parts: frozenset = frozenset()  # the parts the body labels (P:A or [P:A])
@@ -225,6 +226,7 @@ class BarReader:
         for n, line in enumerate(lines):
             if n:
                 self.at_line_start = True
+                self.bar_just_closed = False
             if not line:
                 continue
             if self.at_line_start:
@@ -240,8 +242,8 @@ class BarReader:
     def _read_music(self, line):
         pos, end = 0, len(line)
         pending_broken = None  # multiplier for the next note after > or <
-        tuplet = None  # [factor, notes left]
-        last = None  # the last time event of a note, rest or chord (for broken rhythm)
+        tuplet = None  # [q, p, notes left]: the next notes last q/p of their length
+        last = None  # the _Note of the last note, rest or chord (for broken rhythm, ties)
         decorated = False  # a decoration waits for its note
         grace_waiting = False  # grace notes wait for their note
         bar = self.bar
@@ -271,6 +273,8 @@ class BarReader:
             if tuplet is not None and tuplet[2] <= 0:
                 tuplet = None
             c = line[pos]
+            # an ending's digit must touch its bar line ("|1", ":|2"), also across feeds
+            glued_to_bar, self.bar_just_closed = self.bar_just_closed, False
             if c in " \t`":
                 pos += 1
                 continue
@@ -278,12 +282,11 @@ class BarReader:
                 break
             if c == "\\" and not line[pos + 1 :].strip():
                 break  # line continuation
-            if decorated and c not in "^_=ABCDEFGabcdefgzx[{!+" and c not in DECORATIONS:
-                if not (c == '"'):
-                    raise BarError(f"bar {bar}: a decoration must come right before a note")
+            if decorated and c not in '^_=ABCDEFGabcdefgzx[{!+"' and c not in DECORATIONS:
+                raise BarError(f"bar {bar}: a decoration must come right before a note")
             # an ending: "|1" or ":|2" (the digit right after the bar line; abc2midi
             # reads "| 2" as a stray digit), or "[1" (also after a space)
-            if (self.after_bar and c in "0123456789" and pos > 0 and line[pos - 1] in "|:]") or (
+            if (self.after_bar and c in "0123456789" and glued_to_bar) or (
                 self.after_bar and c == "[" and line[pos + 1 : pos + 2].isdigit()
             ):
                 match = _ENDING.match(line, pos)
@@ -312,7 +315,7 @@ class BarReader:
                 self.events.append(Event("bar", bar, bar_kind=kind))
                 self.bar += 1
                 bar = self.bar
-                self.after_bar = True
+                self.after_bar = self.bar_just_closed = True
                 last = None
                 pos = match.end()
                 continue

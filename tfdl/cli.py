@@ -7,7 +7,6 @@ command with one line on stderr and exit status 2, never a traceback.
 import argparse
 import sys
 
-from tfdl.command import config_from_flags  # noqa: F401  (tests build configs from flags)
 from tfdl.digits import cli as digits_cli
 from tfdl.faces import cli as faces_cli
 from tfdl.music import cli as music_cli

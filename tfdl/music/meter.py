@@ -78,21 +78,23 @@ def _unit_length(value):
     return Fraction(int(match[1]), int(match[2]))
 
 
+def _length_parts(match):
+    """``(num, den)`` of a `_LENGTH` match: ``3/2`` -> (3, 2), ``//`` -> (1, 4)."""
+    num, slashes, den = match.groups()
+    num = int(num) if num else 1
+    den = (int(den) if den else 2) * 2 ** (len(slashes) - 1) if slashes else 1
+    return num, den
+
+
 def length_value(text):
     """A note length suffix (``""``, ``2``, ``/``, ``//``, ``3/2``, ``/4``) as a Fraction."""
-    num, slashes, den = re.fullmatch(r"(\d*)(/*)(\d*)", text).groups()
-    value = Fraction(int(num) if num else 1)
-    if slashes:
-        value /= (int(den) if den else 2) * 2 ** (len(slashes) - 1)
-    return value
+    return Fraction(*_length_parts(_LENGTH.fullmatch(text)))
 
 
 def _length(text, pos):
     """``((num, den), end)``: the note length multiplier that starts at ``text[pos]``."""
     match = _LENGTH.match(text, pos)
-    num, slashes, den = match.groups()
-    num = int(num) if num else 1
-    den = (int(den) if den else 2) * 2 ** (len(slashes) - 1) if slashes else 1
+    num, den = _length_parts(match)
     if num == 0 or den == 0:
         raise BarError("a note of length 0")
     if den & (den - 1):
@@ -511,7 +513,8 @@ class BarCheck:
     """What `check_bars` found: ``reason`` is None exactly when ``metrical``.
 
     ``bars`` counts the written bars that hold music; ``bad_bars`` the distinct written
-    bars of the wrong length (a syntax problem makes it 0: the bars were not timed).
+    bars of the wrong length, ``bad_bar_numbers`` which (a syntax problem makes them 0
+    and empty: the bars were not timed).
     """
 
     metrical: bool

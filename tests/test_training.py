@@ -171,3 +171,24 @@ def test_resume_with_skip_seen_false_starts_a_fresh_dataset_at_its_first_batch(t
     batch_losses = [float(mse_loss(trainer.model, b, False)) for b in fresh]
     assert history.steps == [1, 2, 3, 4, 5]
     np.testing.assert_allclose(history.losses[3:], batch_losses, rtol=1e-5)
+
+
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_evaluate_averages_per_example_even_with_a_short_tail_batch(tmp_path, replicas):
+    # 5 examples in batches of 4 and 1: the mean of batch means would weigh the lone
+    # tail example 4 times too much; under 2 replicas the tail leaves one replica empty.
+    x = np.arange(10, dtype="float32").reshape(5, 2)
+    y = np.array([[0.0], [1.0], [5.0], [2.0], [40.0]], "float32")
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"][:replicas])
+    with strategy.scope():
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        optimizer = keras.optimizers.SGD(0.0)
+
+    def loss_fn(model, batch, training):
+        features, targets = batch
+        return keras.ops.mean(keras.ops.square(model(features) - targets))
+
+    trainer = Trainer(model, optimizer, loss_fn, tmp_path, TrainConfig(steps=1), strategy=strategy)
+    result = trainer.evaluate(tf.data.Dataset.from_tensor_slices((x, y)).batch(4))
+    expected = np.mean((keras.ops.convert_to_numpy(model(x)) - y) ** 2)
+    assert result["loss"] == pytest.approx(float(expected), rel=1e-5)

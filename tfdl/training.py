@@ -28,6 +28,8 @@ from tfdl.checkpoints import CheckpointDir, CheckpointError, model_identity, wri
 # When stderr is no terminal (a file, a CI log), a bar can only print a new line per
 # refresh: one every 10 seconds at most, instead of one per step.
 LOG_REFRESH_SECONDS = 10.0
+# The key under which an evaluation step reports how many examples it scored.
+_EXAMPLES = "_examples"
 
 
 def progress_pacing(stream=None):
@@ -150,9 +152,14 @@ class Trainer:
         }
 
     def _replica_eval_step(self, batch):
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        # Sums, not means: a short last batch weighs what it holds, and a replica that
+        # got no examples (a tail batch smaller than the replica count) adds nothing
+        # instead of the NaN its empty mean would be.
+        n = tf.cast(tf.shape(tf.nest.flatten(batch)[0])[0], tf.float32)
         loss, metrics = _as_loss_and_metrics(self.loss_fn(self.model, batch, training=False))
-        return {"loss": loss / replicas, **{k: v / replicas for k, v in metrics.items()}}
+        values = {"loss": loss, **metrics}
+        sums = {k: tf.where(n > 0, tf.cast(v, tf.float32) * n, 0.0) for k, v in values.items()}
+        return {**sums, _EXAMPLES: n}
 
     def _distributed_eval_step(self, batch):
         per_replica = self.strategy.run(self._replica_eval_step, args=(batch,))
@@ -164,15 +171,15 @@ class Trainer:
     # -- evaluation ----------------------------------------------------------------
 
     def evaluate(self, data):
-        """Mean loss and metrics over a finite dataset (one pass)."""
-        totals, batches = {}, 0
+        """Loss and metrics over a finite dataset (one pass), averaged per example."""
+        totals = {}
         for batch in self.strategy.experimental_distribute_dataset(data):
             for k, v in self._eval_step(batch).items():
                 totals[k] = totals.get(k, 0.0) + float(v)
-            batches += 1
-        if batches == 0:
+        examples = totals.pop(_EXAMPLES, 0.0)
+        if examples == 0:
             raise ValueError("validation data is empty: it yielded no batch")
-        return {k: v / batches for k, v in totals.items()}
+        return {k: v / examples for k, v in totals.items()}
 
     # -- the loop --------------------------------------------------------------------
 

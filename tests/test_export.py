@@ -16,7 +16,7 @@ from tfdl.music.export import (
     find_synthesiser,
     midi_to_wav,
 )
-from tfdl.music.midi import NoteEvent, play_order, read_midi_notes, score_notes
+from tfdl.music.midi import NoteEvent, play_order, read_midi_notes, score_notes, write_midi
 from tfdl.music.songs import parse_song
 from tfdl.plots import plot_piano_roll
 
@@ -45,6 +45,8 @@ def tool_or_skip(find):
         ("0100", "1001", [{}] * 4, [0, 0, 1, 2, 3, 1, 2, 3]),  # 0 :: 1 2 3 :|
         ("000", "110", [{}, {}, {}], [0, 0, 1, 1, 2]),  # unbalanced :| :|
         ("11", "11", [{1}, {1}], [0, 1]),  # first endings only: each played once
+        # |: 0 |1 1 :| 2 3 :| -- a first ending with no second: the next section repeats too
+        ("1000", "0101", [{}, {1}, {}, {}], [0, 1, 0, 2, 3, 2, 3]),
     ],
 )
 def test_play_order(starts, ends, endings, order):
@@ -214,3 +216,11 @@ def test_a_pool_only_for_enough_songs_unless_processes_are_given():
     if export.default_processes() >= 2:
         many = export.SONGS_PER_PROCESS * 2
         assert os.getpid() not in set(export.map_songs(worker_pid, range(many)))
+
+
+@pytest.mark.parametrize("qpm, microseconds", [(120, 500_000), (2, 0xFFFFFF), (1e9, 1)])
+def test_midi_tempo_is_clamped_to_what_three_bytes_hold(tmp_path, qpm, microseconds):
+    path = write_midi([NoteEvent(0, 1, 60)], tmp_path / "t.mid", qpm)
+    data = path.read_bytes()
+    at = data.index(bytes([0xFF, 0x51, 0x03]))  # the set-tempo meta event
+    assert int.from_bytes(data[at + 3 : at + 6], "big") == microseconds

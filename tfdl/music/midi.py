@@ -16,6 +16,7 @@ from pathlib import Path
 
 TICKS_PER_QUARTER = 480
 DEFAULT_QPM = 120  # quarter notes per minute when a tune has no Q: field (as music21)
+MAX_MIDI_TEMPO = 0xFFFFFF  # the longest quarter note a MIDI tempo event holds, in µs
 PROGRAM = 0  # General MIDI "Acoustic Grand Piano": every synthesiser has it
 VELOCITY = 90
 
@@ -46,6 +47,8 @@ def play_order(repeat_starts, repeat_ends, endings):
             start, second_pass = i, False  # a new section begins
         if endings[i] and (2 if second_pass else 1) not in endings[i]:
             i += 1  # an ending for the other pass
+            if second_pass and i < n and not endings[i]:
+                start, second_pass = i, False  # a first ending with no second: done
             continue
         order.append(i)
         if repeat_ends[i] and not second_pass:
@@ -139,7 +142,9 @@ def write_midi(events, path, qpm=DEFAULT_QPM):
 
     track = midi.MidiTrack(index=1)
     tempo = midi.MidiEvent(track, type=midi.MetaEvents.SET_TEMPO)
-    tempo.data = midi.putNumber(round(60_000_000 / qpm), 3)  # microseconds per quarter
+    # microseconds per quarter note, in 3 bytes: below ~3.6 quarters a minute it would
+    # wrap around to a fast tempo, so the slowest a MIDI file can say is the limit
+    tempo.data = midi.putNumber(min(max(round(60_000_000 / qpm), 1), MAX_MIDI_TEMPO), 3)
     program = midi.MidiEvent(track, type=midi.ChannelVoiceMessages.PROGRAM_CHANGE, channel=1)
     program.data = PROGRAM
     messages = [(0, 0, tempo), (0, 0, program)]

@@ -27,7 +27,7 @@ or it is dropped with the reason: a corpus every ABC player accepts.
 import re
 from fractions import Fraction
 
-from tfdl.music.meter import check_bars, length_value
+from tfdl.music.meter import NOTE_PATTERN, check_bars, length_value
 
 # `k` is no ABC 2.1 symbol: Ryan's transcribers used it as a bowing mark, and abc2midi
 # ignores it ("Ignoring reserved character k").
@@ -41,8 +41,7 @@ _BAR_VARIANTS = (
     (re.compile(r"(?<![:|])\|\|:"), "|:"),
     (re.compile(r"(\|) ?\[(\d)"), r"\1\2"),
 )
-_NOTE = r"(?:\^\^|\^|__|_|=)?[A-Ga-g][,']*"
-_NOTE_LENGTH = re.compile(rf"({_NOTE})(\d*/*\d*)")
+_NOTE = NOTE_PATTERN
 _BROKEN = re.compile(rf"({_NOTE})(\d*/*\d*)(\)?\s*)(>+|<+)(\s*\(?)({_NOTE})(\d*/*\d*)")
 _TIE = re.compile(rf"({_NOTE})(\d*/*\d*)-([\s|:\]\[\d)(]*)({_NOTE})")
 

@@ -261,6 +261,23 @@ class SongSampler:
         return [song.text for song in songs]
 
 
+def _unknown_meter(line):
+    """True for an ``M:`` line whose meter ABC does not know (``M:13/0``)."""
+    from tfdl.music.meter import meter_length
+
+    meter = line[2:].strip()
+    return line.startswith("M:") and meter != "none" and meter_length(meter) is None
+
+
+def _whole(reader):
+    """True if what ``reader`` read is a whole tune: metrical, no repeat left open, and
+    at least the 4 bars and 8 notes `tfdl.music.songs.check_song` asks of a song."""
+    from tfdl.music.meter import verdict
+
+    check = verdict(reader, pickup_parts=False, at_end=True)
+    return check.metrical and check.bars >= 4 and reader.notes >= 8
+
+
 @dataclass
 class _MetricalSong:
     """One song of the metrical sampler: the accepted text and the open header line or bar.
@@ -311,7 +328,7 @@ class _MetricalSong:
     @classmethod
     def start(cls, prime, length):
         """A song that starts with ``prime``; ValueError if a metrical song cannot."""
-        from tfdl.music.meter import BarError, BarReader, meter_length
+        from tfdl.music.meter import BarError, BarReader
         from tfdl.music.songs import header_problem
 
         song = cls(prime, len(prime) + length)
@@ -319,9 +336,8 @@ class _MetricalSong:
         key_line = next((n for n, line in enumerate(lines) if line.startswith("K:")), None)
         header = lines if key_line is None else lines[: key_line + 1]
         for line in header:
-            meter = line[2:].strip()
-            if line.startswith("M:") and meter_length(meter) is None and meter != "none":
-                raise ValueError(f"prime has M:{meter}, which is no meter ABC knows")
+            if _unknown_meter(line):
+                raise ValueError(f"prime has {line.strip()}, which is no meter ABC knows")
         if key_line is None:
             if lines[-1]:
                 raise ValueError(
@@ -397,15 +413,14 @@ class _MetricalSong:
         return hs[-1], cs[-1]
 
     def _take_header_line(self, line):
-        from tfdl.music.meter import BarError, BarReader, meter_length
+        from tfdl.music.meter import BarError, BarReader
         from tfdl.music.songs import header_problem
 
         # P: (an order of parts) asks for part labels in the body, which a character
         # model seldom follows through: such a song would end unplayable.
         if not _HEADER_LINE.fullmatch(line) or line.startswith(("X:", "P:")):
             return False
-        meter = line[2:].strip()
-        if line.startswith("M:") and meter_length(meter) is None and meter != "none":
+        if _unknown_meter(line):
             return False
         if line.startswith("K:"):
             header = [*self.header, line]
@@ -427,11 +442,10 @@ class _MetricalSong:
                 return False
         except BarError:
             return False
-        check = verdict(reader, pickup_parts=False, at_end=at_end)
-        if not check.metrical:
+        if at_end and not _whole(reader):
             return False
-        if at_end and (check.bars < 4 or reader.notes < 8):
-            return False  # as short as check_song refuses
+        if not at_end and not verdict(reader, pickup_parts=False, at_end=False).metrical:
+            return False
         self.candidate = reader
         return True
 
@@ -450,16 +464,13 @@ class _MetricalSong:
     def _finish(self):
         """End the song early, at the last accepted bar line where it is whole (no
         repeat left open, at least 4 bars), or as it is if there is none."""
-        from tfdl.music.meter import verdict
-
         self.done = True
         ends = [(len(self.text), self.reader)]
         ends += [(length, reader) for length, _, reader, _ in reversed(self.history)]
         for length, reader in ends:
             if reader is None:
                 break
-            check = verdict(reader, pickup_parts=False, at_end=True)
-            if check.metrical and check.bars >= 4 and reader.notes >= 8:
+            if _whole(reader):
                 self.text = self.text[:length]
                 break
         return None

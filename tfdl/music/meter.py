@@ -43,7 +43,11 @@ _LENGTH = re.compile(r"(\d*)(/*)(\d*)")
 # Ticks per whole note: note lengths down to 1/1024 and tuplets of 3, 5, 7 and 9 count
 # exactly.
 TICKS = 2**10 * 3**2 * 5 * 7
+# A note: accidental, letter, octave marks. NOTE_PATTERN has no groups, to build
+# other patterns from; _NOTE captures the three parts.
+NOTE_PATTERN = r"(?:\^\^|\^|__|_|=)?[A-Ga-g][,']*"
 _NOTE = re.compile(r"(\^\^|\^|__|_|=)?([A-Ga-g])([,']*)")
+_CHORD_NOTE = _NOTE.pattern + r"([\d/]*)(-?)"  # with its length and a tie
 _METER = re.compile(r"(\d+(?:\+\d+)*)/(\d+)")
 # A bar line: colons, then |, ||, |] or [| (or :: alone), then colons.
 _BAR = re.compile(r"(:*)(\[\||\|\]|\|\||\|)(:*)|(::+)")
@@ -385,7 +389,7 @@ class BarReader:
                 if close < 0:
                     raise BarError(f"bar {bar}: an unclosed {{grace notes}}")
                 inner = line[pos + 1 : close].replace("/", "", 1 if line[pos + 1] == "/" else 0)
-                if not re.fullmatch(r"(?:(?:\^\^|\^|__|_|=)?[A-Ga-g][,']*[\d/]*)+", inner):
+                if not re.fullmatch(rf"(?:{NOTE_PATTERN}[\d/]*)+", inner):
                     raise BarError(f"bar {bar}: grace notes {{{inner[:20]}}} hold no notes")
                 if grace_waiting:
                     raise BarError(f"bar {bar}: two {{grace notes}} groups with no note between")
@@ -440,10 +444,8 @@ class BarReader:
         if close < 0:
             raise BarError(f"bar {bar}: an unclosed [chord]")
         inner = line[pos + 1 : close]
-        notes = list(re.finditer(r"(\^\^|\^|__|_|=)?([A-Ga-g])([,']*)([\d/]*)(-?)", inner))
-        rest = re.sub(
-            r"(\^\^|\^|__|_|=)?([A-Ga-g])([,']*)([\d/]*)(-?)|[.~HLMOPSTuv ]|!\w+!", "", inner
-        )
+        notes = list(re.finditer(_CHORD_NOTE, inner))
+        rest = re.sub(rf"{_CHORD_NOTE}|[.~HLMOPSTuv ]|!\w+!", "", inner)
         if not notes or rest:
             raise BarError(f"bar {bar}: [{inner[:20]}] is no chord")
         (num1, den1), _ = _length(notes[0][4], 0)

@@ -10,7 +10,7 @@ from tfdl.command import (
     train_command,
     training_run_arguments,
 )
-from tfdl.digits.train import DigitsConfig
+from tfdl.digits.train import DigitsConfig, evaluate_saved, train_digits
 
 
 def add_commands(groups):
@@ -49,14 +49,10 @@ def add_commands(groups):
 
 
 def _train(args):
-    from tfdl.digits.train import train_digits
-
     keys = ("model", "loop", "source", "accuracy", "loss", "n", "steps_done", "train_seconds")
     return train_command(train_digits, DigitsConfig, args, keys, limit=args.limit)
 
 
 def _evaluate(args):
-    from tfdl.digits import evaluate_saved
-
     print(json.dumps(evaluate_saved(args.model, args.data, limit=args.limit, log=log)))
     return 0

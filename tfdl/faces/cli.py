@@ -9,7 +9,7 @@ from tfdl.command import (
     train_command,
     training_run_arguments,
 )
-from tfdl.faces.train import FacesConfig
+from tfdl.faces.train import FacesConfig, evaluate_saved, train_faces
 
 
 def add_commands(groups):
@@ -43,15 +43,11 @@ def add_commands(groups):
 
 
 def _train(args):
-    from tfdl.faces.train import train_faces
-
     keys = ("model", "source", "accuracy", "n", "steps_done", "train_seconds")
     return train_command(train_faces, FacesConfig, args, keys)
 
 
 def _evaluate(args):
-    from tfdl.faces import evaluate_saved
-
     if args.plot and not args.test_faces:
         raise ValueError("--plot draws the per-group chart: give --test-faces too")
     result = evaluate_saved(args.model, args.data, args.test_faces, log=log)

@@ -30,6 +30,8 @@ def test_train_writes_model_vocab_settings_plot_and_comet_archive(trained):
         if m["type"] == "parameter_msg"
     }
     assert params["rnn_units"] == 16 and params["seq_length"] == 40
+    # The recipe and why it was chosen: the lab's, as --steps alone asks.
+    assert params["recipe"] == "lab" and "recipe_user_fixed" in params
 
 
 def test_generate_writes_one_abc_file_per_song(trained, tmp_path, capsys):
@@ -142,6 +144,11 @@ def test_resume_continues_to_the_new_step_count(tunes_file, tmp_path, capsys):
             ["music", "evaluate", "--model", "{tmp}", "--data", "{tmp}"],
             "has no model.keras or vocab.json",
         ),
+        (["music", "train", "--out", "{tmp}/r"], "give --steps, --minutes, or both"),
+        (
+            ["music", "train", "--out", "{tmp}/r", "--recipe", "auto", "--steps", "5"],
+            "recipe 'auto' fits a time budget: give minutes",
+        ),
     ],
 )
 def test_user_errors_exit_2_with_one_line(argv, message, trained, tmp_path, capsys):
@@ -209,12 +216,14 @@ def test_dropout_and_cosine_schedule_reach_the_saved_model(tunes_file, tmp_path,
             ["music", "train", "--out", "x", "--steps", "7", "--batch-size", "3",
              "--seq-length", "11", "--embedding-dim", "5", "--rnn-units", "6",
              "--learning-rate", "0.02", "--lr-schedule", "cosine", "--dropout", "0.1",
-             "--clip-norm", "2.0", "--checkpoint-every", "4", "--eval-every", "2", "--seed", "9"],
+             "--clip-norm", "2.0", "--checkpoint-every", "4", "--eval-every", "2", "--seed", "9",
+             "--minutes", "2.5", "--recipe", "lab", "--warmup-steps", "3"],
             "tfdl.music.train",
             "MusicConfig",
             dict(steps=7, batch_size=3, seq_length=11, embedding_dim=5, rnn_units=6,
                  learning_rate=0.02, lr_schedule="cosine", dropout=0.1, clip_norm=2.0,
-                 checkpoint_every=4, eval_every=2, seed=9),
+                 checkpoint_every=4, eval_every=2, seed=9, minutes=2.5, recipe="lab",
+                 warmup_steps=3),
         ),
         (
             ["digits", "train", "--out", "x", "--model", "dense", "--epochs", "2",

@@ -1,5 +1,6 @@
 import json
 import signal
+import time
 
 import keras
 import numpy as np
@@ -192,3 +193,21 @@ def test_evaluate_averages_per_example_even_with_a_short_tail_batch(tmp_path, re
     result = trainer.evaluate(tf.data.Dataset.from_tensor_slices((x, y)).batch(4))
     expected = np.mean((keras.ops.convert_to_numpy(model(x)) - y) ** 2)
     assert result["loss"] == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_a_time_budget_stops_training_in_time_with_a_final_evaluation_and_checkpoint(tmp_path):
+    # A step that takes ~20 ms: 10,000 of them would take minutes, the budget is 1.5 s.
+    def slow_loss(model, batch, training):
+        tf.py_function(lambda: time.sleep(0.02), [], [])
+        return mse_loss(model, batch, training)
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    cfg = TrainConfig(steps=10_000, eval_every=10_000, checkpoint_every=10_000, max_seconds=1.5)
+    trainer = Trainer(model, keras.optimizers.Adam(0.05), slow_loss, tmp_path, cfg, progress=False)
+    history = trainer.fit(regression_data(), val_data=regression_data())
+    last = history.steps[-1]
+    assert 10 < last < 10_000
+    assert history.seconds[-1] <= 1.5
+    assert history.val_steps == [last]  # the final evaluation, at the step it stopped
+    assert CheckpointDir(tmp_path / "checkpoints").latest().name == f"ckpt-{last:08d}"

@@ -51,12 +51,18 @@ class TrainConfig:
     # Metrics to the tracker every 10 steps: a smooth curve without flooding Comet.
     log_every: int = 10
     keep_checkpoints: int = 3
+    # A time budget in seconds of this run's clock (which a resume continues): when the
+    # next step, the final validation pass and the final checkpoint would no longer fit
+    # in it, training stops there with that evaluation and checkpoint. None: no limit.
+    max_seconds: float | None = None
 
     def __post_init__(self):
         for name in ("steps", "checkpoint_every", "eval_every", "log_every", "keep_checkpoints"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"TrainConfig.{name} must be a positive integer, got {value!r}")
+        if self.max_seconds is not None and not self.max_seconds > 0:
+            raise ValueError(f"TrainConfig.max_seconds must be > 0, got {self.max_seconds!r}")
 
 
 @dataclass
@@ -200,7 +206,8 @@ class Trainer:
         write_text_atomic(self.out_dir / "history.json", json.dumps(history.to_dict()))
 
     def fit(self, train_data, val_data=None, resume=False, skip_seen=True):
-        """Train for ``config.steps`` steps in total (counting steps done before a resume).
+        """Train for ``config.steps`` steps in total (counting steps done before a resume),
+        or until ``config.max_seconds`` runs out, whichever comes first.
 
         ``train_data`` is a ``tf.data.Dataset`` of batches; it is repeated if it runs out.
         Returns a `History`. Ctrl-C saves a checkpoint and returns with
@@ -240,24 +247,40 @@ class Trainer:
             **progress_pacing(),
         )
         running = None
+        postfix = {}
+        if history.val_losses:
+            postfix["val_loss"] = f"{history.val_losses[-1]:.4f}"
         # Continue the clock of the run being resumed, so seconds[-1] is its total time.
         started = time.perf_counter() - (history.seconds[-1] if history.seconds else 0.0)
+        # Under a time budget: the longest step, validation pass and save seen so far,
+        # which the time left must hold before another step is taken.
+        slowest = {"step": 0.0, "eval": 0.0, "save": 0.0}
         try:
             while int(self.step.numpy()) < cfg.steps:
+                step_started = time.perf_counter()
                 values = {k: float(v) for k, v in self._train_step(next(iterator)).items()}
                 step = int(self.step.numpy())
                 history.steps.append(step)
                 history.losses.append(values["loss"])
                 history.seconds.append(time.perf_counter() - started)
+                if step > start + 1:  # the first step of a fit includes compiling it
+                    slowest["step"] = max(slowest["step"], time.perf_counter() - step_started)
+                last = step == cfg.steps
+                if cfg.max_seconds is not None:
+                    left = cfg.max_seconds - (time.perf_counter() - started)
+                    last = last or left < sum(slowest.values())
+                    postfix["left"] = _minutes_seconds(max(0.0, left))
                 # Exponential running mean for the bar: steadier than the last batch.
                 running = (
                     values["loss"] if running is None else 0.9 * running + 0.1 * values["loss"]
                 )
-                postfix = {"loss": f"{running:.4f}"}
+                postfix["loss"] = f"{running:.4f}"
                 if self.tracker is not None and step % cfg.log_every == 0:
                     self.tracker.log_metrics(values, step=step)
-                if val_data is not None and (step % cfg.eval_every == 0 or step == cfg.steps):
+                if val_data is not None and (step % cfg.eval_every == 0 or last):
+                    eval_started = time.perf_counter()
                     val = self.evaluate(val_data)
+                    slowest["eval"] = max(slowest["eval"], time.perf_counter() - eval_started)
                     history.val_steps.append(step)
                     history.val_losses.append(val["loss"])
                     history.val_metrics.append(val)
@@ -266,8 +289,12 @@ class Trainer:
                         self.tracker.log_metrics({f"val_{k}": v for k, v in val.items()}, step=step)
                 bar.set_postfix(postfix)
                 bar.update(1)
-                if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                if step % cfg.checkpoint_every == 0 or last:
+                    save_started = time.perf_counter()
                     self._save(ckpt, history)
+                    slowest["save"] = max(slowest["save"], time.perf_counter() - save_started)
+                if last:
+                    break
         except KeyboardInterrupt:
             history.interrupted = True
             bar.write(f"interrupted at step {int(self.step.numpy())}: saving a checkpoint")
@@ -284,6 +311,10 @@ class Trainer:
 
         self.out_dir.mkdir(parents=True, exist_ok=True)
         log_and_close({"loss": plot_loss(history, self.out_dir / "loss.png")}, self.tracker)
+
+
+def _minutes_seconds(seconds):
+    return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
 
 
 def _is_chief(strategy):

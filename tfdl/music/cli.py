@@ -1,5 +1,6 @@
-"""``tfdl music train|generate|evaluate|export|report``: the folk-music RNN's commands."""
+"""``tfdl music train|generate|evaluate|export|report|studio``: the folk-music RNN's commands."""
 
+import argparse
 import json
 import sys
 import time
@@ -7,12 +8,12 @@ from pathlib import Path
 
 from tfdl.command import (
     config_from_flags,
+    log,
     positive_float,
     positive_int,
     print_run,
     training_run_arguments,
 )
-from tfdl.music.train import MusicConfig
 
 
 def _prime(text):
@@ -66,29 +67,45 @@ def add_commands(groups):
     train = music.add_parser("train", help="train a music model")
     train.add_argument("--data", help="ABC file or directory (default: the shipped corpus)")
     train.add_argument("--out", required=True, help="directory for the model and checkpoints")
-    train.add_argument("--steps", type=positive_int, required=True)
-    train.add_argument("--batch-size", type=positive_int, default=MusicConfig.batch_size)
-    train.add_argument("--seq-length", type=positive_int, default=MusicConfig.seq_length)
-    train.add_argument("--embedding-dim", type=positive_int, default=MusicConfig.embedding_dim)
-    train.add_argument("--rnn-units", type=positive_int, default=MusicConfig.rnn_units)
-    train.add_argument("--learning-rate", type=positive_float, default=MusicConfig.learning_rate)
+    train.add_argument(
+        "--steps", type=positive_int, help="training steps (give this, --minutes, or both)"
+    )
+    train.add_argument(
+        "--minutes",
+        type=positive_float,
+        help="a time budget: train the best model this machine makes in it (recipe 'auto'), "
+        "stopping on time with a final evaluation and a saved model",
+    )
+    train.add_argument(
+        "--recipe",
+        choices=["auto", "lab"],
+        help="lab: the MIT lab's exact hyperparameters (the default with --steps alone); "
+        "auto: fitted to --minutes, this machine and the data (the default with --minutes). "
+        "The flags below override either",
+    )
+    train.add_argument("--batch-size", type=positive_int)
+    train.add_argument("--seq-length", type=positive_int)
+    train.add_argument("--embedding-dim", type=positive_int)
+    train.add_argument("--rnn-units", type=positive_int)
+    train.add_argument("--learning-rate", type=positive_float)
     train.add_argument(
         "--lr-schedule",
         choices=["constant", "cosine"],
-        default=MusicConfig.lr_schedule,
         help="cosine: decay the learning rate to 1%% of --learning-rate by the last step",
+    )
+    train.add_argument(
+        "--warmup-steps",
+        type=int,
+        help="steps of linear warm-up to --learning-rate (cosine schedule only)",
     )
     train.add_argument(
         "--dropout",
         type=float,
-        default=MusicConfig.dropout,
-        help="fraction of the LSTM's inputs and outputs dropped while training (default 0)",
+        help="fraction of the LSTM's inputs and outputs dropped while training (lab: 0)",
     )
-    train.add_argument("--clip-norm", type=positive_float, default=MusicConfig.clip_norm)
-    train.add_argument(
-        "--checkpoint-every", type=positive_int, default=MusicConfig.checkpoint_every
-    )
-    train.add_argument("--eval-every", type=positive_int, default=MusicConfig.eval_every)
+    train.add_argument("--clip-norm", type=positive_float)
+    train.add_argument("--checkpoint-every", type=positive_int)
+    train.add_argument("--eval-every", type=positive_int)
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     train.add_argument("--init-from", help="start from this saved model's weights (fine-tune)")
     train.add_argument(
@@ -146,6 +163,22 @@ def add_commands(groups):
         help="characters of music copied from one training tune that count as memorised",
     )
     rep.add_argument("--processes", type=positive_int, default=None, help="(default: all CPUs)")
+
+    studio = music.add_parser(
+        "studio", help="a local web page to compose songs, see them as notation and hear them"
+    )
+    studio.add_argument("--model", help=MODEL_HELP)
+    studio.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0: every "
+        "network this machine is on)",
+    )
+    studio.add_argument("--port", type=_port, default=8000, help="(default: 8000; 0: any free)")
+    studio.add_argument(
+        "--out", help="directory for the songs' files (default: a temporary one, deleted at exit)"
+    )
+    studio.set_defaults(handler=_studio)
     for name, handler in (
         ("train", _train),
         ("generate", _generate),
@@ -159,8 +192,10 @@ def add_commands(groups):
 def _train(args):
     import tensorflow as tf
 
-    from tfdl.music.train import train_music
+    from tfdl.music.train import MusicConfig, train_music
 
+    if args.steps is None and args.minutes is None and not args.resume:
+        raise ValueError("give --steps, --minutes, or both (or --resume a run)")
     config = config_from_flags(MusicConfig, args)
     strategy = tf.distribute.MirroredStrategy() if args.distribute else None
     settings = train_music(
@@ -172,8 +207,17 @@ def _train(args):
         tracking=args.tracking,
         strategy=strategy,
         progress=not args.no_progress,
+        log=log,
     )
-    keys = ("steps_done", "interrupted", "val_loss", "val_bits_per_char", "train_seconds")
+    keys = (
+        "recipe",
+        "rnn_units",
+        "steps_done",
+        "interrupted",
+        "val_loss",
+        "val_bits_per_char",
+        "train_seconds",
+    )
     return print_run(args.out, settings, keys)
 
 
@@ -383,3 +427,19 @@ def _evaluate(args):
         )
     print(json.dumps({**result, "split": args.split or "all"}))
     return 0
+
+
+def _port(text):
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {text!r}")
+    return port
+
+
+def _studio(args):
+    from tfdl.music.studio.server import serve
+
+    return serve(_model_dir(args), args.host, args.port, args.out)

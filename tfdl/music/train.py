@@ -1,69 +1,108 @@
 """Train the music RNN on ABC tunes with the shared trainer (``tfdl music train``)."""
 
 import dataclasses
+import json
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
-from tfdl.checkpoints import CheckpointDir, CheckpointError
+from tfdl.checkpoints import CheckpointDir, CheckpointError, write_text_atomic
 from tfdl.music import abc
 from tfdl.music.dataset import fixed_windows, join_tunes, random_windows
 from tfdl.music.evaluate import evaluate_tunes
 from tfdl.music.generate import SongSampler
 from tfdl.music.model import MusicRNN
+from tfdl.music.recipe import LAB, fit_recipe, lab_recipe
 from tfdl.music.saved import VOCAB_FILE, load_music_model, save_music_model
 from tfdl.music.vocab import Vocabulary
 from tfdl.tracking import make_tracker
 from tfdl.training import TrainConfig, Trainer
 
 LR_SCHEDULES = ("constant", "cosine")
+RECIPES = ("lab", "auto")
+# The hyperparameters a recipe chooses (and a resumed run must keep).
+RECIPE_FIELDS = tuple(LAB)
 
 
 @dataclass
 class MusicConfig:
-    # The lab's recipe: 3000 steps of 8 windows x 100 characters, Adam 5e-3.
-    steps: int = 3000
-    batch_size: int = 8
-    seq_length: int = 100
-    # The lab's model: Embedding 256 -> LSTM 1024 -> Dense vocab (5.35 M parameters).
-    embedding_dim: int = 256
-    rnn_units: int = 1024
-    learning_rate: float = 5e-3
+    """A music training run. A field left None is chosen by the recipe.
+
+    ``recipe="lab"`` (the default without ``minutes``) fills them with the MIT lab's
+    values: 3000 steps of 8 windows x 100 characters, Embedding 256 -> LSTM 1024
+    (5.35 M parameters), Adam 5e-3 at a constant rate, no dropout, no clipping.
+    ``recipe="auto"`` (the default with ``minutes``) fits them to the time budget,
+    this machine and the data when training starts (see `tfdl.music.recipe`).
+    """
+
+    steps: int | None = None
+    # A time budget: training stops when it runs out, with a final evaluation and a
+    # saved model. The budget counts from the start of `train_music`, probe included.
+    minutes: float | None = None
+    recipe: str | None = None
+    batch_size: int | None = None
+    seq_length: int | None = None
+    embedding_dim: int | None = None
+    rnn_units: int | None = None
+    learning_rate: float | None = None
     # "constant" (the lab), or "cosine": decay to 1 % of learning_rate by the last step,
     # so late steps refine instead of bouncing around the minimum.
-    lr_schedule: str = "constant"
+    lr_schedule: str | None = None
+    # Linear warm-up to learning_rate over the first steps (cosine schedule only).
+    warmup_steps: int | None = None
     # Dropout on the LSTM's inputs and outputs (see MusicRNN); 0 as in the lab. The
     # shipped corpus is ~1 M characters: a model trained for many epochs needs it.
-    dropout: float = 0.0
+    dropout: float | None = None
     # Global-norm clipping (None: off, as in the lab); 1.0 steadies high learning rates.
     clip_norm: float | None = None
     # 10 % of tunes held out: ~400 tunes of the shipped corpus, a stable estimate.
     val_fraction: float = 0.1
     seed: int = 0
-    checkpoint_every: int = 500
-    # A validation pass over ~120 k characters costs a few training steps: every 250 is cheap.
-    eval_every: int = 250
+    # None: every 500 steps, or a tenth of a time-budgeted run.
+    checkpoint_every: int | None = None
+    # A validation pass over ~120 k characters costs a few training steps: every 250 is
+    # cheap. None: every 250 steps, or a tenth of a time-budgeted run.
+    eval_every: int | None = None
     # Songs generated at the end and logged to the tracker, as a sanity check by ear.
     sample_songs: int = 3
 
     def __post_init__(self):
+        if self.recipe is not None and self.recipe not in RECIPES:
+            raise ValueError(f"recipe must be one of {', '.join(RECIPES)}, got {self.recipe!r}")
+        if self.minutes is not None and not self.minutes > 0:
+            raise ValueError(f"minutes must be > 0, got {self.minutes!r}")
+        if self.recipe == "auto" and self.minutes is None:
+            raise ValueError("recipe 'auto' fits a time budget: give minutes")
         for name in ("steps", "batch_size", "seq_length", "embedding_dim", "rnn_units"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
+            if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not self.learning_rate > 0:
+        if self.learning_rate is not None and not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
-        if self.lr_schedule not in LR_SCHEDULES:
+        if self.lr_schedule is not None and self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(
                 f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}"
             )
-        if not 0 <= self.dropout < 1:
+        if self.warmup_steps is not None:
+            if not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
+                raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps!r}")
+            if self.warmup_steps and self.lr_schedule == "constant":
+                raise ValueError("warmup_steps needs lr_schedule 'cosine'")
+        if self.dropout is not None and not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if self.clip_norm is not None and not self.clip_norm > 0:
             raise ValueError(f"clip_norm must be > 0, got {self.clip_norm!r}")
+
+    def recipe_name(self):
+        return self.recipe or ("auto" if self.minutes is not None else "lab")
+
+    def chosen(self):
+        """The settings given for the recipe to keep (None: the recipe's choice)."""
+        return {k: getattr(self, k) for k in ("steps", *RECIPE_FIELDS)}
 
 
 def learning_rate(config):
@@ -73,6 +112,16 @@ def learning_rate(config):
     run continues on the same curve.
     """
     if config.lr_schedule == "cosine":
+        warmup = config.warmup_steps or 0
+        if warmup:
+            # From 1 % up to learning_rate over `warmup` steps, then down to 1 % of it.
+            return keras.optimizers.schedules.CosineDecay(
+                config.learning_rate * 0.01,
+                decay_steps=max(1, config.steps - warmup),
+                alpha=0.01,
+                warmup_target=config.learning_rate,
+                warmup_steps=warmup,
+            )
         return keras.optimizers.schedules.CosineDecay(
             config.learning_rate, decay_steps=config.steps, alpha=0.01
         )
@@ -127,6 +176,62 @@ def _starting_weights(init_from, vocab, config, data_name):
     return model.get_weights()
 
 
+# The checkpoints' record of the run they belong to: its settings and the recipe's
+# reasons, written when training starts, so a resume continues the same run.
+RUN_FILE = "run.json"
+# Settings that may differ on resume: how often to evaluate, save and sample.
+_FREE_ON_RESUME = {"checkpoint_every", "eval_every", "sample_songs", "steps", "minutes"}
+
+
+def _resumed_config(config, saved):
+    """The saved run's config; a setting given now that differs from it is refused."""
+    given = {k: v for k, v in dataclasses.asdict(config).items() if v is not None}
+    for name, value in given.items():
+        if name not in _FREE_ON_RESUME and name in saved and value != saved[name]:
+            raise ValueError(
+                f"{name} is {value!r} but the run being resumed used {saved[name]!r}: "
+                f"resume with the same {name}, or train into another --out"
+            )
+    if saved["lr_schedule"] == "cosine" and given.get("steps", saved["steps"]) != saved["steps"]:
+        raise ValueError(
+            f"steps is {config.steps} but the run being resumed planned {saved['steps']}, where "
+            "its cosine schedule ends: resume without --steps"
+        )
+    fields = {f.name for f in dataclasses.fields(MusicConfig)}
+    free = {k: v for k, v in given.items() if k in _FREE_ON_RESUME}
+    return MusicConfig(**{**{k: v for k, v in saved.items() if k in fields}, **free})
+
+
+def _choose_recipe(config, budget_seconds, ids, vocab_size, log):
+    """``(config, why)``: ``config`` with every setting its recipe leaves open filled in."""
+    name = config.recipe_name()
+    choose = fit_recipe if name == "auto" else lab_recipe
+    settings, why = choose(budget_seconds, ids, vocab_size, config.chosen(), log)
+    return dataclasses.replace(config, recipe=name, **settings), why
+
+
+def _flat(prefix, values):
+    """A nested dict as flat Comet parameters: ``{prefix_key.inner: value}``."""
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat.update(_flat(f"{prefix}_{key}", value))
+        else:
+            flat[f"{prefix}_{key}"] = ", ".join(value) if isinstance(value, list) else value
+    return flat
+
+
+def _intervals(config):
+    """Evaluation and checkpoint intervals: the config's, or about ten per run."""
+    tenth = max(1, config.steps // 10)
+    budgeted = config.minutes is not None
+    every = {
+        "eval_every": config.eval_every or (tenth if budgeted else 250),
+        "checkpoint_every": config.checkpoint_every or (tenth if budgeted else 500),
+    }
+    return {k: min(v, config.steps) for k, v in every.items()}
+
+
 def train_music(
     config=None,
     out_dir="runs/music",
@@ -137,21 +242,25 @@ def train_music(
     strategy=None,
     progress=True,
     init_from=None,
+    log=None,
 ):
     """Train a `MusicRNN` and save it in ``out_dir``; returns a summary dict.
 
     Args:
-        config: a `MusicConfig`.
+        config: a `MusicConfig` (default: the lab's recipe).
         out_dir: receives model.keras, vocab.json, settings.json, checkpoints/,
             history.json, loss.png, samples.abc and the Comet archive (offline).
         data: an ABC file or directory; None means the shipped corpus.
-        resume: continue from the last checkpoint in ``out_dir``.
+        resume: continue from the last checkpoint in ``out_dir``, with the settings
+            and schedule of the run that wrote it.
         tracking: "off", "offline" or "online" (see `tfdl.tracking`).
         strategy: a ``tf.distribute`` strategy, or None.
         init_from: a saved model directory to start from (fine-tuning); its
             vocabulary must hold every character of the data (the run keeps it)
             and its sizes must match this run's.
+        log: a function that prints one line (the recipe's probe reports through it).
     """
+    started = time.perf_counter()
     config = config or MusicConfig()
     out_dir = Path(out_dir)
     if not resume and CheckpointDir(out_dir / "checkpoints").latest() is not None:
@@ -159,6 +268,10 @@ def train_music(
             f"{out_dir} already holds checkpoints: pass --resume, or train into another --out"
         )
     tunes = abc.load_corpus() if data is None else abc.load_tunes(data)
+    run_file = out_dir / "checkpoints" / RUN_FILE
+    saved_run = json.loads(run_file.read_text()) if resume and run_file.is_file() else None
+    if saved_run is not None:
+        config = _resumed_config(config, saved_run["config"])
     train_tunes, val_tunes = abc.train_val_split(tunes, config.val_fraction, config.seed)
     if not val_tunes:
         raise ValueError(f"need at least 2 tunes to hold some out for validation, got {len(tunes)}")
@@ -169,13 +282,26 @@ def train_music(
     data_name = str(data) if data is not None else abc.SHIPPED_CORPUS
     start = None
     if init_from and not resume:
-        start = _starting_weights(init_from, vocab, config, data_name)
         # Its vocabulary covers the data: keep it, so its embedding and output rows fit.
         vocab = Vocabulary.load(Path(init_from) / VOCAB_FILE)
+    train_ids = vocab.encode(join_tunes(train_tunes))
 
-    train_data = random_windows(
-        vocab.encode(join_tunes(train_tunes)), config.seq_length, config.batch_size, config.seed
-    )
+    if saved_run is not None:
+        why, max_seconds = saved_run["recipe"], saved_run["max_seconds"]
+    else:
+        budget = config.minutes * 60 - (time.perf_counter() - started) if config.minutes else None
+        config, why = _choose_recipe(config, budget, train_ids, len(vocab), log)
+        # The budget left for the trainer: what the data, the probe and the model leave.
+        max_seconds = None
+        if config.minutes:
+            max_seconds = max(1.0, config.minutes * 60 - (time.perf_counter() - started))
+    if init_from and not resume:
+        start = _starting_weights(init_from, vocab, config, data_name)
+    if saved_run is None:
+        run = {"config": dataclasses.asdict(config), "recipe": why, "max_seconds": max_seconds}
+        write_text_atomic(run_file, json.dumps(run, indent=2))
+
+    train_data = random_windows(train_ids, config.seq_length, config.batch_size, config.seed)
     val_data = fixed_windows(
         vocab.encode(join_tunes(val_tunes)), config.seq_length, config.batch_size
     )
@@ -193,6 +319,7 @@ def train_music(
     tracker.log_parameters(
         {
             **dataclasses.asdict(config),
+            **_flat("recipe", why),
             "vocab_size": len(vocab),
             "train_tunes": len(train_tunes),
             "val_tunes": len(val_tunes),
@@ -200,11 +327,7 @@ def train_music(
             "parameters": model.count_params(),
         }
     )
-    train_config = TrainConfig(
-        steps=config.steps,
-        checkpoint_every=min(config.checkpoint_every, config.steps),
-        eval_every=min(config.eval_every, config.steps),
-    )
+    train_config = TrainConfig(steps=config.steps, max_seconds=max_seconds, **_intervals(config))
     trainer = Trainer(
         model,
         optimizer,
@@ -229,6 +352,7 @@ def train_music(
             "val_tunes": len(val_tunes),
             "data": data_name,
             "init_from": str(init_from) if init_from else None,
+            "recipe_why": why,
             "val_loss": val_loss,
             "val_bits_per_char": val_loss / math.log(2),
             "train_seconds": round(history.seconds[-1] if history.seconds else 0.0, 1),

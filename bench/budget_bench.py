@@ -1,0 +1,233 @@
+"""Held-out loss against training time: the lab's recipe, and `--minutes` budgets.
+
+    python bench/budget_bench.py --phase grid        # sizes x 1 and 4 minutes (the rule)
+    python bench/budget_bench.py --phase accept      # lab vs --minutes 4 and 20, same data
+    python bench/budget_bench.py --phase shipped     # --minutes 1, 4, 20 on the shipped corpus
+    python bench/budget_bench.py --plot-only         # the figure from the results so far
+
+Two corpora: the shipped one (3,360 tunes) and an 800-tune subset of it drawn with
+seed 0. Each run trains through `train_music` exactly as ``tfdl music train`` does
+(the same recipe code, probe included), then its model scores the corpus's held-out
+tunes (10 %, seed 0: the same tunes for every run on a corpus) whole, each from its
+start, with `evaluate_tunes`. The lab's recipe runs in segments (250, 500, ...
+steps, each resuming the last: its learning rate is constant, so this is one run)
+and is scored after each.
+
+Results go to ``bench/budget_results.json`` (one record per run, written as each
+ends, so an interrupted bench keeps what it measured; a run already there is
+skipped), the figure to ``bench/budget_curves.png``.
+"""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "budget_results.json"
+FIGURE = HERE / "budget_curves.png"
+LAB_SEGMENTS = (250, 500, 750, 1000, 1500, 2000)
+SUBSET_TUNES = 800
+PHASES = {
+    # Fixed sizes under the auto recipe's other choices: where the size rule comes from.
+    "grid": [
+        ("subset800", 4, 256),
+        ("subset800", 4, 384),
+        ("subset800", 4, 512),
+        ("subset800", 1, 128),
+        ("subset800", 1, 256),
+        ("subset800", 1, 384),
+    ],
+    "accept": [("subset800", "lab", None), ("subset800", 4, None), ("subset800", 20, None)],
+    "shipped": [("shipped", 4, None), ("shipped", 20, None), ("shipped", 1, None)],
+    "more": [("subset800", 1, None), ("subset800", 20, 384), ("shipped", 4, 384)],
+}
+
+
+def corpus(name, work):
+    """``(data argument for train_music, held-out tunes)`` of a named corpus."""
+    from tfdl.music import abc
+
+    tunes = abc.load_corpus()
+    data = None
+    if name == "subset800":
+        chosen = sorted(random.Random(0).sample(range(len(tunes)), SUBSET_TUNES))
+        tunes = [tunes[i] for i in chosen]
+        data = work / "subset800.abc"
+        data.write_text("\n\n".join(t.rstrip("\n") for t in tunes) + "\n", encoding="utf-8")
+    _, held_out = abc.train_val_split(tunes, 0.1, 0)
+    return data, held_out
+
+
+def held_out_loss(out_dir, held_out):
+    from tfdl.music.evaluate import evaluate_tunes
+    from tfdl.music.saved import load_music_model
+
+    model, vocab, _ = load_music_model(out_dir)
+    return evaluate_tunes(model, vocab, held_out)["loss"]
+
+
+def record(results, entry):
+    results.append(entry)
+    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    print(json.dumps(entry), flush=True)
+
+
+def run_budget(corpus_name, minutes, units, work, results):
+    from tfdl.music.train import MusicConfig, train_music
+
+    data, held_out = corpus(corpus_name, work)
+    out = work / f"{corpus_name}-{minutes}-{units}"
+    shutil.rmtree(out, ignore_errors=True)
+    config = MusicConfig(minutes=minutes, rnn_units=units, sample_songs=0)
+    started = time.perf_counter()
+    settings = train_music(config, out, data, tracking="off", progress=False, log=print)
+    wall = time.perf_counter() - started
+    history = json.loads((out / "history.json").read_text())
+    seconds = dict(zip(history["steps"], history["seconds"]))
+    record(
+        results,
+        {
+            "corpus": corpus_name,
+            "recipe": "auto" if units is None else f"auto, LSTM {units} fixed",
+            "minutes": minutes,
+            "rnn_units": settings["rnn_units"],
+            "steps": settings["steps_done"],
+            "dropout": settings["dropout"],
+            "wall_seconds": round(wall, 1),
+            "train_seconds": settings["train_seconds"],
+            "held_out_loss": round(held_out_loss(out, held_out), 4),
+            "why": settings["recipe_why"],
+            # The trainer's validation (fixed windows) along the run.
+            "val_curve": [
+                [round(seconds[s], 1), round(v, 4)]
+                for s, v in zip(history["val_steps"], history["val_losses"])
+            ],
+        },
+    )
+
+
+def run_lab(corpus_name, work, results):
+    from tfdl.music.train import MusicConfig, train_music
+
+    data, held_out = corpus(corpus_name, work)
+    out = work / f"{corpus_name}-lab"
+    shutil.rmtree(out, ignore_errors=True)
+    for n, steps in enumerate(LAB_SEGMENTS):
+        config = MusicConfig(recipe="lab", steps=steps, sample_songs=0, eval_every=steps)
+        settings = train_music(
+            config, out, data, resume=n > 0, tracking="off", progress=False, log=print
+        )
+        record(
+            results,
+            {
+                "corpus": corpus_name,
+                "recipe": "lab",
+                "minutes": None,
+                "rnn_units": settings["rnn_units"],
+                "steps": settings["steps_done"],
+                "train_seconds": settings["train_seconds"],
+                "held_out_loss": round(held_out_loss(out, held_out), 4),
+            },
+        )
+
+
+def done(results, corpus_name, minutes, units):
+    recipe = "auto" if units is None else f"auto, LSTM {units} fixed"
+    return any(
+        (r["corpus"], r["minutes"], r["recipe"]) == (corpus_name, minutes, recipe) for r in results
+    )
+
+
+def plot(results):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    corpora = sorted({r["corpus"] for r in results})
+    fig, axes = plt.subplots(1, len(corpora), figsize=(6.5 * len(corpora), 4.8), squeeze=False)
+    for ax, name in zip(axes[0], corpora):
+        mine = [r for r in results if r["corpus"] == name]
+        lab = sorted((r for r in mine if r["recipe"] == "lab"), key=lambda r: r["steps"])
+        if lab:
+            ax.plot(
+                [r["train_seconds"] for r in lab],
+                [r["held_out_loss"] for r in lab],
+                "k-o",
+                label="lab recipe (LSTM 1024, 8 x 100, Adam 5e-3)",
+            )
+        sizes = sorted({r["rnn_units"] for r in mine if r["recipe"].startswith("auto, LSTM")})
+        for units in sizes:
+            runs = sorted(
+                (r for r in mine if r["recipe"] == f"auto, LSTM {units} fixed"),
+                key=lambda r: r["minutes"],
+            )
+            ax.plot(
+                [r["train_seconds"] for r in runs],
+                [r["held_out_loss"] for r in runs],
+                "--s",
+                alpha=0.7,
+                label=f"LSTM {units}, budgets {', '.join(str(r['minutes']) for r in runs)} min",
+            )
+        auto = sorted((r for r in mine if r["recipe"] == "auto"), key=lambda r: r["minutes"])
+        if auto:
+            ax.plot(
+                [r["train_seconds"] for r in auto],
+                [r["held_out_loss"] for r in auto],
+                "r-*",
+                markersize=12,
+                label="--minutes M (auto recipe)",
+            )
+            for r in auto:
+                ax.annotate(
+                    f"{r['minutes']} min: LSTM {r['rnn_units']}",
+                    (r["train_seconds"], r["held_out_loss"]),
+                    textcoords="offset points",
+                    xytext=(6, 6),
+                    fontsize=8,
+                )
+        ax.set_xscale("log")
+        ax.set_xlabel("training seconds (2-core CPU)")
+        ax.set_ylabel("held-out loss, nats/char (whole tunes)")
+        ax.set_title(f"{name}: held-out loss against training time")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(FIGURE, dpi=110)
+    print(f"figure: {FIGURE}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--phase", choices=sorted(PHASES), action="append", default=[])
+    parser.add_argument("--plot-only", action="store_true")
+    args = parser.parse_args()
+    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else []
+    if not args.plot_only:
+        from tfdl.quiet import start_tensorflow
+
+        start_tensorflow()
+        work = Path(tempfile.mkdtemp(prefix="budget-bench-"))
+        for phase in args.phase:
+            for corpus_name, minutes, units in PHASES[phase]:
+                if minutes == "lab":
+                    if not any(
+                        r["recipe"] == "lab" and r["corpus"] == corpus_name for r in results
+                    ):
+                        run_lab(corpus_name, work, results)
+                elif not done(results, corpus_name, minutes, units):
+                    run_budget(corpus_name, minutes, units, work, results)
+        shutil.rmtree(work, ignore_errors=True)
+    if results:
+        plot(results)
+
+
+if __name__ == "__main__":
+    main()

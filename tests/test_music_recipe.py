@@ -1,0 +1,145 @@
+"""The time-budget recipe: its size rule, the lab's recipe, and a budgeted run."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from tfdl.music import recipe
+from tfdl.music.recipe import LAB, SIZES, dropout_for, fit_recipe, lab_recipe, parameter_count
+from tfdl.music.train import MusicConfig, learning_rate, train_music
+
+IDS = np.arange(5000) % 50  # an encoded corpus of 5,000 characters over 50 symbols
+# Seconds per step of each size on an imaginary machine: 640 units and up are too slow
+# for a 100 s budget (about 1 character per parameter), 512 just fits (4.4).
+STEP_SECONDS = {128: 0.01, 256: 0.02, 384: 0.05, 512: 0.1, 640: 0.3, 768: 0.5, 1024: 1.0}
+
+
+def table_probe(probed):
+    def probe(ids, vocab_size, size, batch_size, seq_length):
+        probed.append(size)
+        return STEP_SECONDS[size[1]]
+
+    return probe
+
+
+def test_size_rule_takes_the_largest_size_that_sees_enough_characters_per_parameter():
+    probed = []
+    settings, why = fit_recipe(100.0, IDS, 50, probe=table_probe(probed))
+    assert settings["rnn_units"] == 512
+    # Probing stops at the first size that falls short: larger ones are slower still.
+    assert [units for _, units in probed] == [128, 256, 384, 512, 640]
+    ratio = why["chars_per_parameter"]
+    assert ratio["LSTM 512"] >= recipe.CHARS_PER_PARAMETER > ratio["LSTM 640"]
+    expected = (
+        100.0 * (1 - recipe.OVERHEAD_FRACTION) / 0.1 * 32 * 200 / parameter_count(50, 128, 512)
+    )
+    assert ratio["LSTM 512"] == pytest.approx(expected, rel=0.01)
+    # The schedule spans the budget: steps from the chosen size's time per step.
+    assert settings["steps"] == pytest.approx(100.0 * (1 - recipe.OVERHEAD_FRACTION) / 0.1, abs=2)
+    assert settings["lr_schedule"] == "cosine"
+    assert 0 < settings["warmup_steps"] <= recipe.MAX_WARMUP_STEPS
+    epochs = settings["steps"] * 32 * 200 / len(IDS)
+    assert settings["dropout"] == dropout_for(epochs) == 0.3  # 1,000 epochs of a tiny corpus
+
+
+def test_a_budget_too_small_for_any_size_takes_the_smallest():
+    probed = []
+    settings, _ = fit_recipe(0.5, IDS, 50, probe=table_probe(probed))
+    assert (settings["embedding_dim"], settings["rnn_units"]) == SIZES[0]
+    assert probed == [SIZES[0]]
+
+
+def test_settings_the_user_fixed_are_kept_and_only_their_size_is_probed():
+    probed = []
+    fixed = {"rnn_units": 384, "dropout": 0.05, "batch_size": 16, "learning_rate": 1e-3}
+    settings, why = fit_recipe(100.0, IDS, 50, fixed, probe=table_probe(probed))
+    assert probed == [(96, 384)]
+    assert {k: settings[k] for k in fixed} == fixed
+    assert why["user_fixed"] == sorted(fixed)
+
+
+def test_dropout_rises_with_the_epochs_a_budget_allows():
+    rates = [dropout_for(epochs) for epochs in (0.5, 2, 5, 20, 100)]
+    assert rates == sorted(rates) and rates[0] == 0.0 and rates[-1] > 0.2
+
+
+def test_the_lab_recipe_is_the_labs_hyperparameters_and_probes_only_for_a_budget():
+    def no_probe(*args):
+        raise AssertionError("a run with steps needs no probe")
+
+    settings, _ = lab_recipe(None, IDS, 50, probe=no_probe)
+    assert settings == {**LAB, "steps": 3000}
+    probed = []
+    settings, why = lab_recipe(100.0, IDS, 50, {"seq_length": 50}, probe=table_probe(probed))
+    assert probed == [(256, 1024)] and settings["seq_length"] == 50
+    assert settings["steps"] == pytest.approx(100.0 * (1 - recipe.OVERHEAD_FRACTION), abs=2)
+
+
+def test_warm_up_rises_to_the_rate_then_cosine_decays_to_one_percent():
+    config = MusicConfig(steps=110, learning_rate=1e-2, lr_schedule="cosine", warmup_steps=10)
+    schedule = learning_rate(config)
+    assert float(schedule(0)) == pytest.approx(1e-4)
+    assert float(schedule(5)) == pytest.approx(0.5 * (1e-4 + 1e-2))
+    assert float(schedule(10)) == pytest.approx(1e-2)
+    assert float(schedule(110)) == pytest.approx(1e-4)
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"recipe": "auto"}, "recipe 'auto' fits a time budget: give minutes"),
+        ({"minutes": 0}, "minutes must be > 0, got 0"),
+        ({"recipe": "fast", "minutes": 1}, "recipe must be one of lab, auto, got 'fast'"),
+        ({"warmup_steps": 5, "lr_schedule": "constant"}, "warmup_steps needs lr_schedule"),
+    ],
+)
+def test_bad_recipe_settings_are_refused(fields, message):
+    with pytest.raises(ValueError, match=message):
+        MusicConfig(**fields)
+
+
+TINY = dict(rnn_units=16, embedding_dim=8, batch_size=4, seq_length=40, sample_songs=0)
+
+
+def test_a_budgeted_run_stops_on_time_and_records_its_recipe(tunes_file, tmp_path):
+    out = tmp_path / "run"
+    config = MusicConfig(minutes=0.15, **TINY)
+    settings = train_music(config, out, tunes_file, tracking="off", progress=False)
+    assert settings["recipe"] == "auto"
+    assert settings["steps_done"] <= settings["steps"]
+    # Probe, data and every step inside the 9 s budget (the trainer's clock starts after
+    # the probe, so its seconds are less than the budget).
+    assert settings["train_seconds"] <= 9.0
+    why = settings["recipe_why"]
+    assert list(why["seconds_per_step"]) == ["LSTM 16"]
+    assert why["user_fixed"] == sorted(["rnn_units", "embedding_dim", "batch_size", "seq_length"])
+    assert (settings["learning_rate"], settings["lr_schedule"]) == (recipe.LEARNING_RATE, "cosine")
+    saved = json.loads((out / "settings.json").read_text())
+    assert saved["recipe_why"] == why and saved["minutes"] == 0.15
+
+
+def test_resume_continues_the_saved_recipe_and_refuses_a_changed_setting(tunes_file, tmp_path):
+    config = MusicConfig(minutes=5, steps=8, checkpoint_every=4, eval_every=4, **TINY)
+    whole = train_music(config, tmp_path / "whole", tunes_file, tracking="off", progress=False)
+
+    # The same run, crashed after step 4: its last checkpoint is step 4's.
+    run = tmp_path / "crashed"
+    train_music(config, run, tunes_file, tracking="off", progress=False)
+    shutil.rmtree(run / "checkpoints" / "ckpt-00000008")
+    (run / "checkpoints" / "latest").write_text("ckpt-00000004\n")
+    model_bytes = (run / "model.keras").read_bytes()
+    with pytest.raises(ValueError, match="batch_size is 8 but the run being resumed used 4"):
+        train_music(MusicConfig(batch_size=8), run, tunes_file, resume=True, tracking="off")
+    with pytest.raises(ValueError, match="planned 8, where its cosine schedule ends"):
+        train_music(MusicConfig(steps=20), run, tunes_file, resume=True, tracking="off")
+    assert (run / "model.keras").read_bytes() == model_bytes  # refused before touching it
+
+    # No settings given: the saved recipe, schedule and budget carry on to step 8.
+    resumed = train_music(
+        MusicConfig(), run, tunes_file, resume=True, tracking="off", progress=False
+    )
+    assert resumed["steps_done"] == 8
+    assert {k: resumed[k] for k in config.chosen()} == {k: whole[k] for k in config.chosen()}
+    assert resumed["val_loss"] == pytest.approx(whole["val_loss"], rel=1e-5)

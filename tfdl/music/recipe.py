@@ -1,0 +1,208 @@
+"""Training recipes: the lab's exact hyperparameters, or one fitted to a time budget.
+
+``tfdl music train --minutes M`` asks: what is the best model this machine can train
+on this data in M minutes? On small data the recipe decides that far more than the
+kernel does (nanoGPT's speedruns, folk-rnn's configs), so `fit_recipe` chooses it
+from measurements:
+
+1. **Throughput probe.** Candidate sizes, smallest first, each compiled and timed
+   for a few real training steps on the run's own data (at most 5 % of the budget).
+2. **Size rule.** The largest size that sees at least ``CHARS_PER_PARAMETER``
+   training characters per parameter in the budget. Below that ratio a larger model
+   is still underfitted when time runs out, and a smaller one ends lower; the ratio
+   comes from the held-out loss curves in ``bench/budget_results.json`` (see
+   ``bench/budget_bench.py`` and its figure).
+3. **Regularisation from epochs.** Dropout rises with how many times the budget
+   goes over the corpus: a model that sees each tune once cannot overfit it, one
+   that sees it 30 times will.
+4. **Schedule.** Warm-up over the first steps, then cosine decay to 1 % at the
+   last planned step, so the learning rate reaches its floor when the budget ends.
+
+Every choice and the numbers behind it go into ``settings.json`` under ``recipe``.
+"""
+
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+# The MIT lab's lab 1 hyperparameters, exactly: for people following the course.
+LAB = {
+    "batch_size": 8,
+    "seq_length": 100,
+    "embedding_dim": 256,
+    "rnn_units": 1024,
+    "learning_rate": 5e-3,
+    "lr_schedule": "constant",
+    "warmup_steps": 0,
+    "dropout": 0.0,
+    "clip_norm": None,
+}
+LAB_STEPS = 3000
+
+# Candidate (embedding_dim, rnn_units), smallest first. 256 units train at ~24 k
+# characters a second on a 2-core CPU, 640 at ~8 k; 1024 is for GPUs and long budgets.
+SIZES = ((32, 128), (64, 256), (96, 384), (128, 512), (128, 640), (192, 768), (256, 1024))
+# 32 windows of 200 characters: a window holds most of a tune (the shipped corpus
+# averages 257 characters), and 32 of them keep a 2-core CPU's steps short enough
+# for a few thousand updates in minutes.
+BATCH_SIZE = 32
+SEQ_LENGTH = 200
+# Adam's peak rate with warm-up and clipping: stable for 256 to 1024 units here.
+LEARNING_RATE = 3e-3
+CLIP_NORM = 1.0
+# Warm-up: 5 % of the planned steps, at most 100.
+WARMUP_FRACTION = 0.05
+MAX_WARMUP_STEPS = 100
+# Measured (bench/budget_bench.py): the size rule's threshold.
+CHARS_PER_PARAMETER = 4.0
+# (epochs at most, dropout): the first row whose bound the budget's epochs fit.
+DROPOUT_BY_EPOCHS = ((2.0, 0.0), (8.0, 0.1), (30.0, 0.2), (float("inf"), 0.3))
+# The probe may spend this fraction of the budget; each size gets a warm-up step
+# (the compile) and PROBE_STEPS timed steps.
+PROBE_FRACTION = 0.05
+PROBE_STEPS = 3
+# Time kept back from the training steps for validation passes and checkpoints
+# (the trainer also stops early enough for its final evaluation and save).
+OVERHEAD_FRACTION = 0.08
+
+
+def parameter_count(vocab_size, embedding_dim, rnn_units):
+    """Weights of a `MusicRNN`: embedding, LSTM (4 gates), dense output."""
+    lstm = 4 * rnn_units * (embedding_dim + rnn_units + 1)
+    return vocab_size * embedding_dim + lstm + (rnn_units + 1) * vocab_size
+
+
+def dropout_for(epochs):
+    return next(rate for bound, rate in DROPOUT_BY_EPOCHS if epochs <= bound)
+
+
+def probe_seconds_per_step(ids, vocab_size, size, batch_size, seq_length, seed=0):
+    """Seconds one training step of a `MusicRNN` of ``size`` takes here (timed on ``ids``)."""
+    from tfdl.music.model import MusicRNN
+    from tfdl.music.train import music_loss
+
+    embedding_dim, rnn_units = size
+    model = MusicRNN(vocab_size, embedding_dim, rnn_units, dropout=0.1)
+    model.build((None, None))
+    optimizer = keras.optimizers.Adam(1e-3)
+    rng = np.random.default_rng(seed)
+    starts = rng.integers(0, len(ids) - seq_length - 1, size=(PROBE_STEPS + 1, batch_size))
+    windows = np.asarray(ids, np.int32)[starts[..., None] + np.arange(seq_length + 1)]
+
+    @tf.function
+    def step(batch):  # (batch, seq_length + 1)
+        with tf.GradientTape() as tape:
+            loss, _ = music_loss(model, (batch[:, :-1], batch[:, 1:]), training=True)
+        variables = model.trainable_variables
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    step(tf.constant(windows[0])).numpy()  # compile
+    started = time.perf_counter()
+    for batch in windows[1:]:
+        step(tf.constant(batch)).numpy()
+    return (time.perf_counter() - started) / PROBE_STEPS
+
+
+def plan_steps(seconds_per_step, train_seconds):
+    return max(1, int(train_seconds * (1 - OVERHEAD_FRACTION) / seconds_per_step))
+
+
+def fit_recipe(budget_seconds, ids, vocab_size, fixed=None, log=None, probe=None):
+    """The recipe for ``budget_seconds`` of training on the encoded corpus ``ids``.
+
+    ``fixed`` holds settings the user chose (``MusicConfig`` field names); they are
+    kept, and the probe measures only sizes they allow. ``probe`` times a step
+    (default `probe_seconds_per_step`). Returns ``(settings, why)``: the chosen
+    settings (every hyperparameter, and ``steps``) and a dict of the measurements and
+    rules behind them.
+    """
+    probe = probe or probe_seconds_per_step
+    fixed = {k: v for k, v in (fixed or {}).items() if v is not None}
+    started = time.perf_counter()
+    batch_size = fixed.get("batch_size", BATCH_SIZE)
+    seq_length = fixed.get("seq_length", SEQ_LENGTH)
+    if "rnn_units" in fixed:  # the user's size: the only one to probe
+        embedding_dims = {units: dim for dim, units in SIZES}
+        sizes = [
+            (
+                fixed.get("embedding_dim", embedding_dims.get(fixed["rnn_units"], 128)),
+                fixed["rnn_units"],
+            )
+        ]
+    else:
+        sizes = [(fixed.get("embedding_dim", dim), units) for dim, units in SIZES]
+    probe_budget = PROBE_FRACTION * budget_seconds
+    measured = []  # (size, seconds per step, chars per parameter over the budget)
+    for size in sizes:
+        seconds = probe(ids, vocab_size, size, batch_size, seq_length)
+        train_seconds = budget_seconds - (time.perf_counter() - started)
+        chars = train_seconds * (1 - OVERHEAD_FRACTION) / seconds * batch_size * seq_length
+        ratio = chars / parameter_count(vocab_size, *size)
+        measured.append((size, seconds, ratio))
+        if log:
+            log(
+                f"probe: LSTM {size[1]} takes {seconds:.3f} s a step here: {ratio:.1f} "
+                "characters per parameter in the budget"
+            )
+        # A larger size is slower and bigger: once one falls short, the rest do too.
+        if ratio < CHARS_PER_PARAMETER or time.perf_counter() - started > probe_budget:
+            break
+    good = [m for m in measured if m[2] >= CHARS_PER_PARAMETER]
+    size, seconds_per_step, ratio = good[-1] if good else measured[0]
+    probe_seconds = time.perf_counter() - started
+    train_seconds = budget_seconds - probe_seconds
+    steps = fixed.get("steps") or plan_steps(seconds_per_step, train_seconds)
+    epochs = steps * batch_size * seq_length / len(ids)
+    settings = {
+        "batch_size": batch_size,
+        "seq_length": seq_length,
+        "embedding_dim": size[0],
+        "rnn_units": size[1],
+        "learning_rate": LEARNING_RATE,
+        "lr_schedule": "cosine",
+        "warmup_steps": min(MAX_WARMUP_STEPS, int(WARMUP_FRACTION * steps)),
+        "dropout": dropout_for(epochs),
+        "clip_norm": CLIP_NORM,
+        "steps": steps,
+    }
+    settings.update({k: v for k, v in fixed.items() if k in settings})
+    why = {
+        "budget_seconds": round(budget_seconds, 1),
+        "probe_seconds": round(probe_seconds, 1),
+        "corpus_chars": len(ids),
+        "seconds_per_step": {f"LSTM {s[1]}": round(t, 4) for s, t, _ in measured},
+        "chars_per_parameter": {f"LSTM {s[1]}": round(r, 2) for s, _, r in measured},
+        "size_rule": f"the largest size with >= {CHARS_PER_PARAMETER} characters per parameter",
+        "planned_epochs": round(epochs, 2),
+        "dropout_rule": f"{DROPOUT_BY_EPOCHS} as (epochs at most, dropout)",
+        "user_fixed": sorted(fixed),
+    }
+    return settings, why
+
+
+def lab_recipe(budget_seconds, ids, vocab_size, fixed=None, log=None, probe=None):
+    """The lab's hyperparameters (with the user's ``fixed`` ones); with a budget, the
+    steps it allows, from a probe of the lab's model."""
+    probe = probe or probe_seconds_per_step
+    fixed = {k: v for k, v in (fixed or {}).items() if v is not None}
+    settings = {**LAB, "steps": LAB_STEPS, **{k: v for k, v in fixed.items() if k in LAB}}
+    why = {"recipe": "the MIT lab's lab 1 hyperparameters", "user_fixed": sorted(fixed)}
+    if "steps" in fixed:
+        settings["steps"] = fixed["steps"]
+    elif budget_seconds is not None:
+        started = time.perf_counter()
+        size = (settings["embedding_dim"], settings["rnn_units"])
+        seconds = probe(ids, vocab_size, size, settings["batch_size"], settings["seq_length"])
+        probe_seconds = time.perf_counter() - started
+        settings["steps"] = plan_steps(seconds, budget_seconds - probe_seconds)
+        why.update(
+            budget_seconds=round(budget_seconds, 1),
+            probe_seconds=round(probe_seconds, 1),
+            seconds_per_step={f"LSTM {size[1]}": round(seconds, 4)},
+        )
+        if log:
+            log(f"probe: the lab's LSTM {size[1]} takes {seconds:.3f} s a step here")
+    return settings, why

@@ -44,7 +44,7 @@ PHASES = {
         ("subset800", 1, 256),
         ("subset800", 1, 384),
     ],
-    "accept": [("subset800", "lab", None), ("subset800", 4, None), ("subset800", 20, None)],
+    "accept": [("subset800", 4, None), ("subset800", "lab", None), ("subset800", 20, None)],
     "shipped": [("shipped", 4, None), ("shipped", 20, None), ("shipped", 1, None)],
     "more": [("subset800", 1, None), ("subset800", 20, 384), ("shipped", 4, 384)],
 }

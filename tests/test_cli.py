@@ -294,3 +294,24 @@ def test_progress_bars_are_live_on_a_terminal_and_sparse_in_a_log():
 
     assert progress_pacing(Terminal()) == {}
     assert progress_pacing(io.StringIO())["mininterval"] == LOG_REFRESH_SECONDS >= 5
+
+
+@pytest.mark.parametrize("bug", [ValueError("a bug"), KeyError("a bug"), OSError("a bug")])
+def test_a_bug_shows_its_traceback_not_a_user_error_line(bug, monkeypatch, capsys):
+    from tfdl.music import cli as music_cli
+
+    def broken(args):  # a plain exception, not a tfdl.errors.UserError: a bug
+        raise bug
+
+    monkeypatch.setattr(music_cli, "_evaluate", broken)
+    with pytest.raises(type(bug), match="a bug"):  # raised on: Python prints the traceback
+        main(["music", "evaluate"])
+    assert "tfdl: error:" not in capsys.readouterr().err
+
+
+def test_tfdl_debug_shows_the_traceback_of_a_user_error(monkeypatch, tmp_path):
+    from tfdl.errors import UserError
+
+    monkeypatch.setenv("TFDL_DEBUG", "1")
+    with pytest.raises(UserError, match="no model directory at"):
+        main(["music", "evaluate", "--model", str(tmp_path / "missing")])

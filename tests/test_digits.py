@@ -10,8 +10,16 @@ import pytest
 import tensorflow as tf
 
 from tfdl.cli import main
-from tfdl.digits import DigitsConfig, data, digits_loss, evaluate_saved, load_digits_model
+from tfdl.digits import (
+    DigitsConfig,
+    data,
+    digits_loss,
+    evaluate_saved,
+    load_digits_model,
+    train_digits,
+)
 from tfdl.models import DigitCNN, DigitDense, MusicRNN
+from tfdl.tracking import Tracker
 from tfdl.training import TrainConfig, Trainer
 
 
@@ -373,3 +381,72 @@ def test_evaluate_needs_only_the_test_arrays(trained, tmp_path, capsys):
     # training still needs the training arrays, and says which are missing
     with pytest.raises(ValueError, match="it has no x_train, y_train"):
         data.load_digits(tmp_path / "test.npz")
+
+
+# -- resume --------------------------------------------------------------------------
+
+
+def interrupt_at(monkeypatch, at):
+    """Ctrl-C when the trainer logs step ``at``'s loss: it saves a checkpoint and stops."""
+    real = Tracker.log_metrics
+
+    def log_metrics(self, metrics, step=None):
+        if step == at and "loss" in metrics:
+            raise KeyboardInterrupt
+        return real(self, metrics, step=step)
+
+    monkeypatch.setattr(Tracker, "log_metrics", log_metrics)
+
+
+def test_a_resumed_run_ends_where_an_unbroken_run_ends(sample, tmp_path, monkeypatch):
+    # 640 images: 20 batches of 32 an epoch, shuffled and augmented afresh each epoch:
+    # the resumed run must go on with the batches an unbroken run sees.
+    config = DigitsConfig(epochs=2, batch_size=32, augment=True, filters=(4,), hidden_units=16)
+    quiet = {"tracking": "off", "progress": False, "limit": 640}
+    unbroken = train_digits(config, tmp_path / "unbroken", sample, **quiet)
+    with monkeypatch.context() as m:
+        interrupt_at(m, 30)  # inside the second epoch
+        first = train_digits(config, tmp_path / "resumed", sample, **quiet)
+    assert first["interrupted"] and first["steps_done"] == 30
+    resumed = train_digits(None, tmp_path / "resumed", sample, resume=True, **quiet)
+    assert resumed["steps_done"] == unbroken["steps_done"] == 40 and not resumed["interrupted"]
+    assert resumed["accuracy"] == unbroken["accuracy"]
+    assert resumed["loss"] == pytest.approx(unbroken["loss"], rel=1e-6)
+    runs = [tmp_path / "unbroken", tmp_path / "resumed"]
+    losses = [json.loads((run / "history.json").read_text())["losses"] for run in runs]
+    assert len(losses[1]) == 40
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-6)
+    weights = [load_digits_model(run)[0].weights for run in runs]
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-6, atol=1e-7)
+
+
+def test_resume_trains_on_and_refuses_another_setting_in_one_line(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    assert main(["digits", "train", "--out", out, "--tracking", "off", *TINY]) == 0  # 3 steps
+    capsys.readouterr()
+    resume = ["digits", "train", "--out", out, "--resume", "--tracking", "off", "--no-progress"]
+    for flags, message in [
+        (["--limit", "96", "--augment"], "augment is True but the run being resumed used "
+         "False: resume with the same augment, or train into another --out"),
+        (["--limit", "96", "--seed", "3"], "seed is 3 but the run being resumed used 0"),
+        (["--limit", "96", "--loop", "fit"], "resume needs loop 'tape'"),
+        (["--limit", "96", "--epochs", "1", "--batch-size", "16"], "batch_size is 16 but"),
+        (["--limit", "64"], "train_images is 64 but the run being resumed used 96"),
+    ]:  # fmt: skip
+        assert main([*resume, *flags]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-1].startswith("tfdl: error: ") and message in err[-1], err
+    empty = ["digits", "train", "--out", str(tmp_path / "none"), "--resume", "--tracking", "off"]
+    assert main(empty) == 2
+    assert "holds no checkpoint to resume from" in capsys.readouterr().err
+    # The run's own settings and data, one epoch more: on from step 3 to step 6.
+    assert main([*resume, "--limit", "96", "--epochs", "2"]) == 0
+    summary, _ = last_json(capsys)
+    assert summary["steps_done"] == 6 and summary["model"] == "cnn"
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert history["steps"] == list(range(1, 7))
+    settings = json.loads((tmp_path / "run" / "settings.json").read_text())
+    assert settings["epochs"] == 2 and not settings["interrupted"]
+    run = json.loads((tmp_path / "run" / "checkpoints" / "run.json").read_text())
+    assert run["config"]["epochs"] == 2  # a later --resume goes on from the run as it is

@@ -10,9 +10,10 @@ from tfdl.music import recipe
 from tfdl.music.recipe import LAB, SIZES, dropout_for, fit_recipe, lab_recipe, parameter_count
 from tfdl.music.train import MusicConfig, learning_rate, train_music
 
-IDS = np.arange(5000) % 50  # an encoded corpus of 5,000 characters over 50 symbols
-# Seconds per step of each size on an imaginary machine: 640 units and up are too slow
-# for a 100 s budget (about 1 character per parameter), 512 just fits (4.4).
+IDS = np.arange(2_000_000) % 50  # an encoded corpus of 2 M characters over 50 symbols
+# Seconds per step of each size on an imaginary machine, with windows of 32 x 200
+# characters: 640 units and up are too slow for a 100 s budget (about 1 character per
+# parameter), 512 just fits (4.6).
 STEP_SECONDS = {128: 0.01, 256: 0.02, 384: 0.05, 512: 0.1, 640: 0.3, 768: 0.5, 1024: 1.0}
 
 
@@ -26,7 +27,8 @@ def table_probe(probed):
 
 def test_size_rule_takes_the_largest_size_that_sees_enough_characters_per_parameter():
     probed = []
-    settings, why = fit_recipe(100.0, IDS, 50, probe=table_probe(probed))
+    windows = {"batch_size": 32, "seq_length": 200}
+    settings, why = fit_recipe(100.0, IDS, 50, windows, probe=table_probe(probed))
     assert settings["rnn_units"] == 512
     # Probing stops at the first size that falls short: larger ones are slower still.
     assert [units for _, units in probed] == [128, 256, 384, 512, 640]
@@ -41,7 +43,15 @@ def test_size_rule_takes_the_largest_size_that_sees_enough_characters_per_parame
     assert settings["lr_schedule"] == "cosine"
     assert 0 < settings["warmup_steps"] <= recipe.MAX_WARMUP_STEPS
     epochs = settings["steps"] * 32 * 200 / len(IDS)
-    assert settings["dropout"] == dropout_for(epochs) == 0.3  # 1,000 epochs of a tiny corpus
+    assert settings["dropout"] == dropout_for(epochs) == 0.1  # 2.9 epochs
+
+
+def test_a_small_corpus_caps_the_size_whatever_the_budget():
+    probed = []
+    small = IDS[:400_000]  # LSTM 384 (763 k parameters) fits 2.5 per character, 512 not
+    settings, why = fit_recipe(1e6, small, 50, probe=table_probe(probed))
+    assert settings["rnn_units"] == 384 and probed[-1] == (96, 384)
+    assert "parameters per character of data" in why["size_rule"]
 
 
 def test_a_budget_too_small_for_any_size_takes_the_smallest():
@@ -58,6 +68,10 @@ def test_settings_the_user_fixed_are_kept_and_only_their_size_is_probed():
     assert probed == [(96, 384)]
     assert {k: settings[k] for k in fixed} == fixed
     assert why["user_fixed"] == sorted(fixed)
+    # A constant rate of the user's has no warm-up (which needs the cosine schedule).
+    settings, _ = fit_recipe(100.0, IDS, 50, {"lr_schedule": "constant"}, probe=table_probe([]))
+    assert (settings["lr_schedule"], settings["warmup_steps"]) == ("constant", 0)
+    MusicConfig(**settings)  # a valid config
 
 
 def test_dropout_rises_with_the_epochs_a_budget_allows():

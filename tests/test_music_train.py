@@ -29,3 +29,36 @@ def test_constant_schedule_is_the_plain_rate():
 def test_bad_settings_are_refused_with_their_value(fields, message):
     with pytest.raises(ValueError, match=message):
         MusicConfig(**fields)
+
+
+def test_a_resumed_run_trains_exactly_as_an_uninterrupted_one_in_the_same_process(
+    tunes_file, tmp_path
+):
+    import json
+
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from tfdl.music.train import train_music
+
+    # Dropout too: its random state must resume with the rest.
+    sizes = dict(rnn_units=16, embedding_dim=8, batch_size=4, seq_length=40, dropout=0.2)
+    sizes.update(eval_every=4, checkpoint_every=4, sample_songs=0)
+
+    def train(out, steps, resume=False, global_seed=0):
+        # Whatever ran before in this process, as in a notebook: other global seeds,
+        # other random draws, other datasets.
+        keras.utils.set_random_seed(global_seed)
+        tf.random.uniform([global_seed + 1])
+        next(iter(tf.data.Dataset.random()))
+        config = MusicConfig(steps=steps, **sizes)
+        train_music(config, out, tunes_file, resume=resume, tracking="off", progress=False)
+        return json.loads((out / "history.json").read_text())
+
+    straight = train(tmp_path / "straight", 12, global_seed=1)
+    train(tmp_path / "stopped", 4, global_seed=2)
+    resumed = train(tmp_path / "stopped", 12, resume=True, global_seed=3)
+    assert resumed["steps"] == straight["steps"] == list(range(1, 13))
+    np.testing.assert_array_equal(resumed["losses"], straight["losses"])
+    np.testing.assert_array_equal(resumed["val_losses"], straight["val_losses"])

@@ -211,3 +211,87 @@ def test_a_time_budget_stops_training_in_time_with_a_final_evaluation_and_checkp
     assert history.seconds[-1] <= 1.5
     assert history.val_steps == [last]  # the final evaluation, at the step it stopped
     assert CheckpointDir(tmp_path / "checkpoints").latest().name == f"ckpt-{last:08d}"
+
+
+def test_checkpoints_hold_no_history_the_history_file_is_appended_once_per_save(tmp_path):
+    make(tmp_path, steps=30, checkpoint_every=10).fit(regression_data())
+    checkpoints = tmp_path / "checkpoints"
+    sizes = [(p / "meta.json").stat().st_size for p in sorted(checkpoints.glob("ckpt-*"))]
+    assert len(set(sizes)) == 1  # a save at step 30 writes no more than one at step 10
+    assert "history" not in json.loads((checkpoints / "ckpt-00000030" / "meta.json").read_text())
+    lines = [json.loads(line) for line in (checkpoints / "history.jsonl").read_text().splitlines()]
+    assert [(part["after"], part["steps"]) for part in lines] == [
+        (0, list(range(1, 11))),
+        (10, list(range(11, 21))),
+        (20, list(range(21, 31))),
+    ]
+
+
+def test_resume_reads_the_history_back_up_to_the_restored_step(tmp_path):
+    from tfdl.training import read_history
+
+    straight = make(tmp_path / "a", steps=30).fit(regression_data())
+    make(tmp_path, steps=10, checkpoint_every=10).fit(regression_data())
+    history_file = tmp_path / "checkpoints" / "history.jsonl"
+    # A crash after the history of steps 11-20 was appended, before their checkpoint
+    # was complete, in the middle of a line being written.
+    lost = {"after": 10, "steps": list(range(11, 21)), "losses": [99.0] * 10}
+    with open(history_file, "a") as f:
+        f.write(json.dumps({**lost, "seconds": [0.0] * 10}) + "\n" + '{"after": 20, "st')
+    resumed = make(tmp_path, steps=30, checkpoint_every=10).fit(regression_data(), resume=True)
+    assert resumed.steps == list(range(1, 31))
+    np.testing.assert_allclose(resumed.losses, straight.losses, rtol=1e-5)
+    # the file, read again, holds the resumed run's steps 11-20, not the lost ones
+    again = read_history(history_file, 30)
+    assert again.steps == list(range(1, 31)) and again.losses == resumed.losses
+
+
+def test_latest_is_the_newest_complete_checkpoint_and_never_moves_back(tmp_path):
+    trainer = make(tmp_path, steps=20, checkpoint_every=10)
+    trainer.fit(regression_data())
+    checkpoints = CheckpointDir(tmp_path / "checkpoints")
+    pointer = tmp_path / "checkpoints" / "latest"
+    # A crash between the rename of ckpt-20 into place and the pointer's update.
+    pointer.write_text("ckpt-00000010\n")
+    assert checkpoints.latest().name == "ckpt-00000020"
+    # Saving an older step keeps the pointer on the newest checkpoint.
+    checkpoints.save(tf.train.Checkpoint(model=trainer.model), 15, {"model": None})
+    assert pointer.read_text().strip() == "ckpt-00000020"
+    assert checkpoints.latest().name == "ckpt-00000020"
+
+
+def test_a_dataset_function_starts_at_the_resumed_step_without_replaying(tmp_path):
+    starts = []
+
+    def data(start):  # batch n is a pure function of n: here, the rows from n
+        starts.append(start)
+        x = np.random.default_rng(0).normal(size=(256, 3)).astype("float32")
+        batches = tf.data.Dataset.from_tensor_slices((x, x @ TRUE_W)).batch(32).repeat()
+        return batches.skip(start)  # (a real stream computes batch n directly)
+
+    straight = make(tmp_path / "a", steps=12).fit(data)
+    make(tmp_path / "b", steps=5, checkpoint_every=5).fit(data)
+    resumed = make(tmp_path / "b", steps=12).fit(data, resume=True)
+    assert starts == [0, 0, 5]
+    np.testing.assert_allclose(resumed.losses, straight.losses, rtol=1e-5)
+
+
+def test_keep_best_ends_with_the_weights_of_the_best_validation_loss(tmp_path):
+    # Training goes from w = 0 to TRUE_W; validation wants half of it, so its loss falls
+    # until halfway and rises after: the best weights are the midway ones.
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 3)).astype("float32")
+    val = tf.data.Dataset.from_tensor_slices((x, x @ (TRUE_W / 2))).batch(64)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(1, kernel_initializer="zeros", use_bias=False)]
+    )
+    cfg = TrainConfig(steps=200, eval_every=10, checkpoint_every=200, keep_best=True)
+    trainer = Trainer(model, keras.optimizers.Adam(0.02), mse_loss, tmp_path, cfg, progress=False)
+    history = trainer.fit(
+        tf.data.Dataset.from_tensor_slices((x, x @ TRUE_W)).batch(32), val_data=val
+    )
+    best = int(np.argmin(history.val_losses))
+    assert 0 < best < len(history.val_losses) - 1  # fell, then rose
+    assert history.best_step == history.val_steps[best]
+    assert trainer.evaluate(val)["loss"] == pytest.approx(history.val_losses[best], rel=1e-5)

@@ -3,12 +3,14 @@
 Layout under ``DIR``::
 
     DIR/ckpt-00000100/state.index, state.data-*   # tf.train.Checkpoint of model, optimizer, ...
-    DIR/ckpt-00000100/meta.json                   # step, model identity, loss history
+    DIR/ckpt-00000100/meta.json                   # step, model identity
     DIR/latest                                    # name of the newest complete checkpoint
 
-Each checkpoint is written into a hidden temporary directory and renamed into place;
-``latest`` is rewritten the same way. A reader therefore only ever sees complete
-checkpoints, whatever moment a writer died at.
+Each checkpoint is written into a hidden temporary directory and renamed into place.
+A reader therefore only ever sees complete checkpoints, whatever moment a writer died
+at. The newest of them is the one with the highest step: ``latest`` names it for
+people and tools, but a crash between a rename and the pointer's update can leave it
+naming an older one, so `CheckpointDir.latest` does not trust it.
 """
 
 import json
@@ -20,10 +22,12 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from tfdl.errors import UserError
+
 _PREFIX = "ckpt-"
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError, RuntimeError):
     """A checkpoint is missing, unreadable or belongs to another model."""
 
 
@@ -78,23 +82,20 @@ class CheckpointDir:
         self.keep = int(keep)
 
     def _complete(self):
-        """Complete checkpoint directories, oldest first."""
+        """Complete checkpoint directories, oldest (lowest step) first."""
         if not self.directory.is_dir():
             return []
         found = [
             p
             for p in self.directory.iterdir()
-            if p.name.startswith(_PREFIX) and (p / "meta.json").is_file()
+            if p.name.startswith(_PREFIX)
+            and p.name[len(_PREFIX) :].isdigit()
+            and (p / "meta.json").is_file()
         ]
-        return sorted(found, key=lambda p: p.name)
+        return sorted(found, key=lambda p: int(p.name[len(_PREFIX) :]))
 
     def latest(self):
-        """The newest complete checkpoint directory, or None."""
-        pointer = self.directory / "latest"
-        if pointer.is_file():
-            candidate = self.directory / pointer.read_text().strip()
-            if (candidate / "meta.json").is_file():
-                return candidate
+        """The newest complete checkpoint directory (the highest step), or None."""
         complete = self._complete()
         return complete[-1] if complete else None
 
@@ -118,7 +119,8 @@ class CheckpointDir:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        write_text_atomic(self.directory / "latest", final.name + "\n")
+        # The pointer names the newest checkpoint, which may be a newer one than this.
+        write_text_atomic(self.directory / "latest", self.latest().name + "\n")
         for old in self._complete()[: -self.keep]:
             shutil.rmtree(old, ignore_errors=True)
         return final
@@ -133,13 +135,14 @@ class CheckpointDir:
         except (OSError, ValueError) as e:
             raise CheckpointError(f"unreadable checkpoint {path}: {e}") from None
 
-    def restore(self, checkpoint, identity=None):
-        """Restore the latest checkpoint into ``checkpoint``; returns its meta.
+    def restore(self, checkpoint, identity=None, path=None):
+        """Restore the checkpoint ``path`` (default: the latest) into ``checkpoint``;
+        returns its meta.
 
         Raises CheckpointError when there is none, or when ``identity`` (see
         `model_identity`) differs from the one the checkpoint was saved with.
         """
-        path = self.latest()
+        path = Path(path) if path is not None else self.latest()
         meta = self.read_meta(path)
         saved = meta.get("model")
         if identity is not None and saved is not None and saved != identity:

@@ -1,15 +1,24 @@
 """The ``tfdl`` command: ``tfdl music|digits|faces ...``, assembled from each task's commands.
 
-Every user error (bad flag value, missing model, unreadable data) ends the
-command with one line on stderr and exit status 2, never a traceback.
+A user error (`tfdl.errors.UserError`: a bad flag value, a missing model, unreadable
+data) ends the command with one line on stderr and exit status 2. Any other exception
+is a bug in tfdl and shows its traceback. ``TFDL_DEBUG=1`` shows the traceback of
+user errors too.
 """
 
 import argparse
+import os
 import sys
 
 from tfdl.digits import cli as digits_cli
+from tfdl.errors import UserError
 from tfdl.faces import cli as faces_cli
 from tfdl.music import cli as music_cli
+
+# Modules whose user errors are still plain ValueError or OSError: what they raise
+# themselves keeps its one-line report until they raise UserError (errors raised
+# inside the libraries they call stay tracebacks).
+_NOT_YET_USER_ERRORS = ("tfdl.digits", "tfdl.faces", "tfdl.task", "tfdl.music.studio")
 
 
 def _parser():
@@ -22,19 +31,37 @@ def _parser():
     return parser
 
 
+def _is_user_error(error):
+    if isinstance(error, UserError):
+        return True
+    if not isinstance(error, (ValueError, OSError)):
+        return False
+    frame = error.__traceback__
+    while frame.tb_next is not None:  # the frame that raised it
+        frame = frame.tb_next
+    return frame.tb_frame.f_globals.get("__name__", "").startswith(_NOT_YET_USER_ERRORS)
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
-    from tfdl.checkpoints import CheckpointError
-    from tfdl.music.export import MissingToolError
+    from tfdl.training import WorkerLostError
 
     try:
         return args.handler(args)
-    except (ValueError, FileNotFoundError, CheckpointError, OSError, MissingToolError) as e:
-        print(f"tfdl: error: {e}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("tfdl: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:
+        if not _is_user_error(e) or os.environ.get("TFDL_DEBUG"):
+            raise
+        print(f"tfdl: error: {e}", file=sys.stderr)
+        if isinstance(e, WorkerLostError):
+            # TensorFlow's shutdown would wait on the lost worker for seconds to minutes;
+            # the run is over (and saved up to its last checkpoint): leave now.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(2)
+        return 2
 
 
 if __name__ == "__main__":

@@ -5,9 +5,12 @@ Each task declares its own subcommands (`tfdl.music.cli`, `tfdl.digits.cli`,
 """
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import sys
+import tempfile
+from pathlib import Path
 
 
 def positive_int(text):
@@ -31,8 +34,9 @@ def positive_float(text):
 
 
 def training_run_arguments(parser):
-    """--seed, --tracking and --no-progress: the same on every 'train' command."""
-    parser.add_argument("--seed", type=int, default=0)
+    """--seed, --tracking, --no-progress, --distribute and --precision: the same on every
+    'train' command."""
+    parser.add_argument("--seed", type=int, default=None, help="(default: 0)")
     parser.add_argument(
         "--tracking",
         choices=["off", "offline", "online"],
@@ -40,16 +44,63 @@ def training_run_arguments(parser):
         help="Comet tracking (default: online with COMET_API_KEY, else offline)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--distribute",
+        nargs="?",
+        const="mirrored",
+        choices=["mirrored", "multiworker"],
+        help="mirrored (the default with no value): every GPU of this machine; multiworker: "
+        "several machines, each started with its TF_CONFIG (see the README)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=["float32", "mixed"],
+        default="float32",
+        help="mixed: compute in float16 on a GPU, bfloat16 on a CPU, with float32 weights "
+        "(default: float32)",
+    )
+
+
+@contextlib.contextmanager
+def training_session(args):
+    """The ``--distribute`` strategy (None: the default one), yielded with the
+    ``--precision`` dtype policy set until the run ends."""
+    from tfdl.training import make_strategy, precision
+
+    # Before any other TensorFlow work: a multi-worker strategy has to start first.
+    strategy = make_strategy(args.distribute)
+    with precision(args.precision):
+        yield strategy
+
+
+@contextlib.contextmanager
+def worker_out_dir(out, strategy):
+    """Where this worker writes a task's model directory: ``out`` on the chief (and on
+    one machine); on another worker a temporary directory, removed at the end, whose
+    ``checkpoints`` is the chief's, which every worker resumes from."""
+    from tfdl.training import is_chief
+
+    if is_chief(strategy):
+        yield out
+        return
+    shared = Path(out) / "checkpoints"
+    shared.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="tfdl-worker-") as scratch:
+        (Path(scratch) / "checkpoints").symlink_to(shared.resolve(), target_is_directory=True)
+        yield Path(scratch)
 
 
 def log(message):
     print(f"tfdl: {message}", file=sys.stderr)
 
 
-def config_from_flags(config_class, args):
-    """A config dataclass whose fields that have a flag of the same name take its value."""
+def config_from_flags(config_class, args, base=None):
+    """A config dataclass whose fields that have a flag of the same name take its value;
+    a flag left out (None) keeps the value in ``base`` (a dict), else the field's default."""
     names = {f.name for f in dataclasses.fields(config_class)}
-    return config_class(**{k: v for k, v in vars(args).items() if k in names})
+    values = {k: v for k, v in (base or {}).items() if k in names}
+    values.update((k, v) for k, v in vars(args).items() if k in names and v is not None)
+    return config_class(**values)
 
 
 def print_run(out, settings, keys):
@@ -61,14 +112,26 @@ def print_run(out, settings, keys):
 
 def train_command(train, config_class, args, keys, **options):
     """Run a task's ``train(config, out, data, ...)`` from its command-line flags and
-    print the run's JSON line (``keys`` of its settings); returns the exit code."""
-    settings = train(
-        config_from_flags(config_class, args),
-        args.out,
-        args.data,
-        tracking=args.tracking,
-        progress=not args.no_progress,
-        log=log,
-        **options,
-    )
+    print the run's JSON line (``keys`` of its settings); returns the exit code.
+    Resuming (``resume=True`` in ``options``), a flag left out keeps the run's value.
+    The task trains under the ``--distribute`` strategy's scope (its `Trainer` takes
+    the strategy from there) and in the ``--precision`` policy."""
+    import tensorflow as tf
+
+    from tfdl.task import saved_run
+    from tfdl.training import is_chief
+
+    with training_session(args) as strategy:
+        run = saved_run(args.out) if options.get("resume") else None
+        with worker_out_dir(args.out, strategy) as out:
+            with (strategy or tf.distribute.get_strategy()).scope():
+                settings = train(
+                    config_from_flags(config_class, args, run and run["config"]),
+                    out,
+                    args.data,
+                    tracking=args.tracking if is_chief(strategy) else "off",
+                    progress=not args.no_progress,
+                    log=log,
+                    **options,
+                )
     return print_run(args.out, settings, keys)

@@ -14,6 +14,7 @@ import zipfile
 from pathlib import Path
 
 from tfdl.checkpoints import make_readable, write_text_atomic
+from tfdl.errors import MissingFileError, UserError
 
 MODEL_FILE = "model.keras"
 SETTINGS_FILE = "settings.json"
@@ -54,24 +55,24 @@ def load_model_dir(directory, models, kind, command):
     directory = Path(directory)
     path = directory / MODEL_FILE
     if not directory.is_dir():
-        raise FileNotFoundError(f"no model directory at {directory}")
+        raise MissingFileError(f"no model directory at {directory}")
     if not path.is_file():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{directory} has no {MODEL_FILE}: not a model directory written by '{command}'"
         )
     try:
         with zipfile.ZipFile(path) as archive:
             class_name = json.loads(archive.read("config.json")).get("class_name")
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as e:
-        raise ValueError(f"cannot load {path}: not a .keras model file ({e})") from None
+        raise UserError(f"cannot load {path}: not a .keras model file ({e})") from None
     names = [cls.__name__ for cls in models]
     if class_name not in names:
-        raise ValueError(f"{path} holds a {class_name}, not a {kind} model ({' or '.join(names)})")
+        raise UserError(f"{path} holds a {class_name}, not a {kind} model ({' or '.join(names)})")
     try:
         model = keras.models.load_model(path)
     except Exception as e:  # keras raises many types for a bad file; name the file instead
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"cannot load {path}: {first}") from None
+        raise UserError(f"cannot load {path}: {first}") from None
     settings_path = directory / SETTINGS_FILE
     settings = json.loads(settings_path.read_text()) if settings_path.is_file() else {}
     return model, settings

@@ -1,11 +1,17 @@
 """The skeleton every task's ``train`` follows (digits, faces): one place for the run.
 
-    refuse a directory that already holds a run -> seed -> build the model -> start
-    tracking -> fit -> evaluate -> save model.keras and settings.json -> end tracking
+    refuse a directory that already holds a run (unless resuming it) -> record the
+    run's settings -> seed -> build the model -> start tracking -> fit -> evaluate ->
+    save model.keras and settings.json -> end tracking
 
 The task brings what differs: its data (loaded before, described by a small dict), how
 to build the model, how to fit it and how to evaluate it. The tracker always ends, also
 when training fails, so an offline Comet archive is never left half-written.
+
+Resume: a run records its config and data beside its checkpoints
+(``checkpoints/run.json``, as the music trainer does). `resumed_config` gives the
+config to resume with and refuses one that differs from the recorded one, naming the
+setting; `run_training` does the same for the data.
 """
 
 import dataclasses
@@ -15,12 +21,75 @@ from pathlib import Path
 
 import keras
 
-from tfdl.checkpoints import CheckpointDir, CheckpointError
+from tfdl.checkpoints import CheckpointDir, CheckpointError, write_text_atomic
 from tfdl.saving import SETTINGS_FILE, save_model_dir
 from tfdl.tracking import make_tracker
 
+RUN_FILE = "run.json"
 
-def run_training(task, config, out_dir, data, build, fit, evaluate, *, tracking, fresh=True):
+
+def saved_run(out_dir):
+    """``{"config": {...}, "data": {...}}`` of the run whose checkpoints are in
+    ``out_dir`` (its ``checkpoints/run.json``), or None."""
+    path = Path(out_dir) / "checkpoints" / RUN_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _as_json(values):
+    return json.loads(json.dumps(values))  # tuples become lists, as in run.json
+
+
+def _refuse_changes(now, saved, free=()):
+    """A ValueError naming the first setting of ``now`` that differs from ``saved``."""
+    for name, value in now.items():
+        if name not in free and name in saved and value != saved[name]:
+            raise ValueError(
+                f"{name} is {value!r} but the run being resumed used {saved[name]!r}: "
+                f"resume with the same {name}, or train into another --out"
+            )
+
+
+def resumed_config(config_class, config, out_dir):
+    """The config that resumes the run in ``out_dir``: its own when ``config`` is None,
+    else ``config``, which must equal it but for more ``epochs``.
+
+    Raises CheckpointError when ``out_dir`` holds nothing to resume, and ValueError
+    naming the first setting that differs.
+    """
+    out_dir = Path(out_dir)
+    if CheckpointDir(out_dir / "checkpoints").latest() is None:
+        raise CheckpointError(f"{out_dir} holds no checkpoint to resume from")
+    run = saved_run(out_dir)
+    if run is None:
+        raise CheckpointError(
+            f"{out_dir} holds checkpoints but not the settings they were trained with "
+            f"(checkpoints/{RUN_FILE}): cannot resume them"
+        )
+    saved = run["config"]
+    if config is None:
+        names = {f.name for f in dataclasses.fields(config_class)}
+        return config_class(**{k: v for k, v in saved.items() if k in names})
+    _refuse_changes(_as_json(dataclasses.asdict(config)), saved, free=("epochs",))
+    if config.epochs < saved["epochs"]:
+        raise ValueError(
+            f"epochs is {config.epochs} but the run being resumed planned {saved['epochs']}: "
+            "resume with as many epochs or more"
+        )
+    return config
+
+
+def resumed_data(out_dir, data, file_sources):
+    """``data``, or when None the file the run in ``out_dir`` was trained on, if its
+    source is one of ``file_sources`` (else None: the task's default data again)."""
+    saved = saved_run(out_dir)["data"]
+    if data is None and saved.get("source") in file_sources:
+        return saved["data"]
+    return data
+
+
+def run_training(
+    task, config, out_dir, data, build, fit, evaluate, *, tracking, resume=False, checkpoints=True
+):
     """Train, evaluate and save one model; returns its settings (as saved).
 
     Args:
@@ -36,12 +105,22 @@ def run_training(task, config, out_dir, data, build, fit, evaluate, *, tracking,
         evaluate: ``evaluate(model, tracker) -> {metric: value}`` on held-out data
             (it may draw plots); logged as ``test_<metric>`` and saved.
         tracking: "off", "offline" or "online" (see `tfdl.tracking`).
-        fresh: refuse an ``out_dir`` that already holds checkpoints (False for a
-            training loop that writes none).
+        resume: ``fit`` goes on from the checkpoints in ``out_dir``; ``config`` comes
+            from `resumed_config`, and ``data`` must be the data they were trained on.
+        checkpoints: ``fit`` writes checkpoints: refuse an ``out_dir`` that already
+            holds some (unless resuming) and record the run's settings beside them
+            (False for a training loop that writes none).
     """
     out_dir = Path(out_dir)
-    if fresh and CheckpointDir(out_dir / "checkpoints").latest() is not None:
-        raise CheckpointError(f"{out_dir} already holds checkpoints: train into another --out")
+    if resume:
+        _refuse_changes(_as_json(data), saved_run(out_dir)["data"])
+    elif checkpoints and CheckpointDir(out_dir / "checkpoints").latest() is not None:
+        raise CheckpointError(
+            f"{out_dir} already holds checkpoints: pass --resume, or train into another --out"
+        )
+    if checkpoints:  # resumed, the same settings, but perhaps more epochs
+        run = {"config": dataclasses.asdict(config), "data": data}
+        write_text_atomic(out_dir / "checkpoints" / RUN_FILE, json.dumps(run, indent=2))
     keras.utils.set_random_seed(config.seed)
     model = build(config)
     facts = {**dataclasses.asdict(config), **data, "parameters": model.count_params()}

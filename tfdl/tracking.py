@@ -25,6 +25,8 @@ import os
 import warnings
 from collections.abc import Mapping
 
+from tfdl.errors import UserError
+
 MODES = ("off", "offline", "online")
 
 # Comet settings for every experiment: tfdl logs explicitly, so comet must not add
@@ -126,7 +128,10 @@ class Tracker:
             experiment_config=config,
         )
         if not experiment.alive:  # comet logs why (bad key, no network) and carries on
-            raise RuntimeError("comet could not start the experiment (see COMET ERROR above)")
+            raise UserError(
+                "comet could not start the experiment (see COMET ERROR above): check "
+                "COMET_API_KEY and the network, or pass --tracking offline"
+            )
         return experiment
 
     @property

@@ -24,18 +24,30 @@ def add_commands(groups):
     )
     train = digits.add_parser("train", help="train a digit classifier")
     train.add_argument("--out", required=True, help="directory for the model, plots, checkpoints")
-    train.add_argument("--model", choices=["cnn", "dense"], default=DigitsConfig.model)
-    train.add_argument("--epochs", type=positive_int, default=DigitsConfig.epochs)
-    train.add_argument("--batch-size", type=positive_int, default=DigitsConfig.batch_size)
-    train.add_argument("--learning-rate", type=positive_float, default=DigitsConfig.learning_rate)
-    train.add_argument("--augment", action="store_true", help="random small rotations and shifts")
+    # No flag has a default here: a flag left out takes DigitsConfig's value, or with
+    # --resume the value of the run being resumed.
+    default = DigitsConfig()
+    train.add_argument("--model", choices=["cnn", "dense"], help=f"default: {default.model}")
+    train.add_argument("--epochs", type=positive_int, help=f"default: {default.epochs}")
+    train.add_argument("--batch-size", type=positive_int, help=f"default: {default.batch_size}")
+    train.add_argument(
+        "--learning-rate", type=positive_float, help=f"default: {default.learning_rate}"
+    )
+    train.add_argument(
+        "--augment", action="store_true", default=None, help="random small rotations and shifts"
+    )
     train.add_argument(
         "--loop",
         choices=["tape", "fit"],
-        default=DigitsConfig.loop,
         help="tape: tfdl's GradientTape trainer (default); fit: keras Model.fit",
     )
     train.add_argument("--data", help=data_help)
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the last checkpoint in --out, with the run's settings and data "
+        "(only --epochs may change, to train longer; --loop tape only)",
+    )
     training_run_arguments(train)
     # For tests and quick checks: only the first N train and N test images.
     train.add_argument("--limit", type=positive_int, default=None, help=argparse.SUPPRESS)
@@ -50,7 +62,9 @@ def add_commands(groups):
 
 def _train(args):
     keys = ("model", "loop", "source", "accuracy", "loss", "n", "steps_done", "train_seconds")
-    return train_command(train_digits, DigitsConfig, args, keys, limit=args.limit)
+    return train_command(
+        train_digits, DigitsConfig, args, keys, resume=args.resume, limit=args.limit
+    )
 
 
 def _evaluate(args):

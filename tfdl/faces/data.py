@@ -7,10 +7,16 @@
    lazily, one batch of sorted indices at a time, so a large file is never loaded whole.
 2. Offline default: the 100 faces and 100 non-faces inside scikit-image
    (``skimage.data.lfw_subset()``, 25x25 grey) resized to 64x64x3, plus not-face
-   crops from scikit-image's sample photos; training images get a fixed-seed
-   augmentation (flips, shifts and crops, brightness).
+   crops from scikit-image's sample photos, made grey like the faces; training images
+   get a fixed-seed augmentation (flips, shifts and crops, brightness).
 
 Images come back float32 RGB in [0, 1], (n, 64, 64, 3); labels float32 (n,), 1 = face.
+
+Colour: `Faces.colour` is ``"rgb"`` for the h5 file and ``"grey"`` for the offline
+data, whose faces are all grey. A model learns the colour of its training data, so a
+model trained on grey faces and colour not-faces calls every colour photo a not-face;
+hence every offline image is grey, and a grey-trained model sees every image grey
+(`in_colour`), in training, evaluation and on test faces.
 """
 
 from dataclasses import dataclass
@@ -22,6 +28,12 @@ IMAGE_SHAPE = (64, 64, 3)
 H5 = "h5"
 SKIMAGE = "skimage-lfw"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
+RGB = "rgb"
+GREY = "grey"
+COLOURS = (RGB, GREY)
+# The luma weights of skimage.color.rgb2gray (ITU-R BT.709); they sum to 1, so grey
+# images stay in [0, 1].
+_LUMA = np.array([0.2125, 0.7154, 0.0721], np.float32)
 
 # scikit-image sample photos with no human face: sources of not-face crops.
 # The first ones give training crops, the last ones held-out crops.
@@ -39,6 +51,8 @@ class Faces:
         labels: float32 (n,), 1 = face, 0 = not face.
         train_index, test_index: int arrays of indices into ``images``.
         source: ``"h5"`` or ``"skimage-lfw"``; path: the file read (or the package).
+        colour: ``"rgb"``, or ``"grey"``: `read` returns grey images (the luma in all
+            three channels), whatever the stored ones are.
     """
 
     images: object
@@ -47,6 +61,7 @@ class Faces:
     test_index: np.ndarray
     source: str
     path: str
+    colour: str = RGB
 
     @property
     def train_faces(self):
@@ -60,28 +75,38 @@ class Faces:
         what = {H5: "the lab's face h5 file", SKIMAGE: "scikit-image's LFW subset (offline)"}
         return (
             f"{what[self.source]} at {self.path}: {len(self.train_faces)} train faces, "
-            f"{len(self.train_not_faces)} train not-faces, {len(self.test_index)} held out"
+            f"{len(self.train_not_faces)} train not-faces, {len(self.test_index)} held out "
+            f"({self.colour})"
         )
 
     def read(self, index):
-        """float32 RGB images (len(index), 64, 64, 3) in [0, 1], in the order of ``index``."""
+        """float32 RGB images (len(index), 64, 64, 3) in [0, 1], in the order of ``index``
+        (grey in all three channels when ``colour`` is ``"grey"``)."""
         index = np.asarray(index, dtype=np.int64)
         if isinstance(self.images, np.ndarray):
-            return self.images[index]
+            return in_colour(self.images[index], self.colour)
         # h5py reads a strictly increasing index list: read sorted, then restore the order.
         order = np.argsort(index, kind="stable")
         unique, inverse = np.unique(index[order], return_inverse=True)
         raw = self.images[unique.tolist()][inverse]  # (n, 64, 64, 3) uint8 BGR
         out = np.empty((len(index), *IMAGE_SHAPE), np.float32)
         out[order] = raw[..., ::-1] / np.float32(255.0)  # BGR -> RGB, as the lab's loader
-        return out
+        return in_colour(out, self.colour)
 
     def batches(self, batch_size, rng, p_faces=None):
-        """One epoch of balanced batches ``(images, labels)``, the lab's ``get_batch``.
+        """One epoch of balanced batches ``(images, labels)``, each read when it is
+        reached: the batches of `epoch_batches`."""
+        for index in self.epoch_batches(batch_size, rng, p_faces):
+            yield self.read(index), self.labels[index]
+
+    def epoch_batches(self, batch_size, rng, p_faces=None):
+        """One epoch of balanced batches as indices, int (batches, batch_size): the lab's
+        ``get_batch``, drawn without reading an image.
 
         Each batch holds ``batch_size // 2`` faces drawn with probabilities ``p_faces``
         (one per train face, None: uniform) and as many not-faces, each half drawn
-        without replacement; an epoch has ``len(train_index) // batch_size`` batches.
+        without replacement, sorted (one increasing read from an h5 file); an epoch
+        has ``len(train_index) // batch_size`` batches.
         """
         faces, not_faces = self.train_faces, self.train_not_faces
         half = batch_size // 2
@@ -98,6 +123,7 @@ class Faces:
                     f"got shape {p_faces.shape}"
                 )
             p_faces = p_faces / p_faces.sum()
+        batches = []
         for _ in range(max(1, len(self.train_index) // batch_size)):
             picked = np.concatenate(
                 [
@@ -105,8 +131,19 @@ class Faces:
                     rng.choice(not_faces, half, replace=False),
                 ]
             )
-            picked.sort()  # one increasing read from an h5 file
-            yield self.read(picked), self.labels[picked]
+            batches.append(np.sort(picked))
+        return np.stack(batches)
+
+
+def in_colour(images, colour):
+    """Float images (..., 64, 64, 3) as ``colour`` images: ``"grey"`` puts their luma
+    (skimage's ``rgb2gray``) in all three channels, ``"rgb"`` leaves them as they are."""
+    if colour not in COLOURS:
+        raise ValueError(f"unknown colour {colour!r}; choose one of {', '.join(COLOURS)}")
+    if colour == RGB:
+        return images
+    grey = np.asarray(images, np.float32) @ _LUMA  # (..., 64, 64)
+    return np.repeat(grey[..., None], 3, axis=-1)
 
 
 def _split(labels, test_fraction, seed):
@@ -180,8 +217,11 @@ def _augment(image, rng):
 
 
 def _crops(names, n, rng):
-    """``n`` random square crops (24..160 px) of scikit-image sample photos, at 64x64x3."""
+    """``n`` random square crops (24..160 px) of scikit-image sample photos, at 64x64x3
+    but only as sharp as the LFW faces (25x25): else sharpness alone tells them apart,
+    and the model calls every sharp photo a not-face."""
     from skimage import data as skdata
+    from skimage.transform import resize
     from skimage.util import img_as_float
 
     photos = [img_as_float(getattr(skdata, name)()) for name in names]
@@ -191,12 +231,13 @@ def _crops(names, n, rng):
         h, w = photo.shape[:2]
         side = int(rng.integers(24, min(160, h, w) + 1))
         y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
-        out.append(_to_rgb64(photo[y : y + side, x : x + side]))
+        crop = resize(photo[y : y + side, x : x + side], (25, 25), anti_aliasing=True)
+        out.append(_to_rgb64(crop))
     return out
 
 
 def load_skimage_faces(test_fraction=0.2, copies=4, extra_not_faces=160, seed=0):
-    """The offline default (see the module docstring), all in memory (~10 MB).
+    """The offline default (see the module docstring), all in memory (~10 MB), grey.
 
     The held-out split is 20 % of the LFW faces and non-faces, unaugmented, plus
     crops of other photos than the training crops; every train image appears
@@ -228,12 +269,13 @@ def load_skimage_faces(test_fraction=0.2, copies=4, extra_not_faces=160, seed=0)
         is_test.append(held_out)
     is_test = np.array(is_test)
     return Faces(
-        np.stack(images).astype(np.float32),
+        in_colour(np.stack(images), GREY),  # the faces are grey: the not-faces must be too
         np.array(labels, np.float32),
         np.flatnonzero(~is_test),
         np.flatnonzero(is_test),
         SKIMAGE,
         "skimage.data.lfw_subset",
+        GREY,
     )
 
 

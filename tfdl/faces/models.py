@@ -7,6 +7,7 @@ log-variance; its decoder only learns faces (see `debiasing_loss`).
 """
 
 import keras
+import tensorflow as tf
 
 from tfdl.layers import Sampling
 
@@ -66,6 +67,10 @@ class FaceCNN(keras.Model):
             keras.layers.Dense(self.hidden_units, activation="relu"),
             keras.layers.Dense(self.n_outputs),  # (batch, n_outputs) logits
         ]
+        # tf.train.Checkpoint (the trainer's checkpoints) does not look into a Keras 3
+        # model's list of layers: without this it would miss the batch-norm statistics
+        # (which no optimizer holds). Keras does not see it: .keras files are unchanged.
+        self.checkpointed_layers = tf.train.Checkpoint(layers=list(self.stack))
 
     def build(self, input_shape=(None, *IMAGE_SHAPE)):
         shape = tuple(input_shape)

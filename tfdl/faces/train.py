@@ -7,11 +7,20 @@ faces with probabilities that favour faces rare in its latent space
 (`sample_probabilities`), then measure held-out accuracy and the mean face
 probability on folders of test faces, one folder per group.
 
+An epoch is drawn as indices and its images are read from the data batch by batch,
+so training holds a few batches in memory, not the epoch (the lab's h5 file has 100k
+images: 5 GB as float32). A model sees images in the colour of its training data
+(``colour`` in its settings): a model trained on grey images sees every image grey.
+
 A trained model directory holds ``model.keras``, ``settings.json``, ``history.json``,
-``loss.png``, ``checkpoints/``, ``comet/`` (offline tracking) and, for the DB-VAE,
-``reconstructions.png`` and ``likely_faces.png``.
+``loss.png``, ``checkpoints/`` (with ``run.json``, the run's settings, and
+``epoch.npz``, the batches of the epoch in progress, for ``resume``), ``comet/``
+(offline tracking) and, for the DB-VAE, ``reconstructions.png`` and ``likely_faces.png``.
 """
 
+import dataclasses
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,14 +29,28 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tfdl.faces.data import H5, IMAGE_SHAPE, Faces, check_images, load_faces, load_test_faces
+from tfdl.checkpoints import CheckpointDir
+from tfdl.faces.data import (
+    H5,
+    IMAGE_SHAPE,
+    RGB,
+    Faces,
+    check_images,
+    in_colour,
+    load_faces,
+    load_test_faces,
+)
 from tfdl.faces.losses import cnn_loss, dbvae_loss
 from tfdl.faces.models import DBVAE, FaceCNN
 from tfdl.saving import load_model_dir
-from tfdl.task import run_training
+from tfdl.task import resumed_config, resumed_data, run_training
 from tfdl.training import TrainConfig, Trainer
 
 MODELS = {"cnn": FaceCNN, "dbvae": DBVAE}
+# The batches of the epoch in progress, beside the checkpoints: a run resumed inside
+# an epoch goes on with the batches it drew (the DB-VAE drew them with the encoder as
+# it was when the epoch began, which no checkpoint holds).
+PLAN_FILE = "epoch.npz"
 
 
 @dataclass
@@ -130,22 +153,25 @@ def _signature():
     )
 
 
-def _epoch_dataset(faces, batch_size, rng, p_faces=None):
-    """One epoch of balanced batches, drawn now (so the trainer sees exactly these)."""
-    batches = list(faces.batches(batch_size, rng, p_faces))
-    return tf.data.Dataset.from_generator(lambda: iter(batches), output_signature=_signature())
+def _chunks(index, size=256):
+    return [index[start : start + size] for start in range(0, len(index), size)]
 
 
-def _test_dataset(faces, batch_size=256):
+def _read_dataset(faces, batches):
+    """Batches ``(images, labels)`` of ``faces``, each read from the data only when the
+    trainer reaches it; ``batches`` is a sequence of index arrays."""
+
+    def read():
+        for index in batches:
+            yield faces.read(index), faces.labels[index]
+
+    # Two batches read ahead: reading overlaps training, memory stays a few batches.
+    return tf.data.Dataset.from_generator(read, output_signature=_signature()).prefetch(2)
+
+
+def _test_dataset(faces):
     """The held-out images, read a chunk at a time."""
-    index = faces.test_index
-
-    def chunks():
-        for start in range(0, len(index), batch_size):
-            part = index[start : start + batch_size]
-            yield faces.read(part), faces.labels[part]
-
-    return tf.data.Dataset.from_generator(chunks, output_signature=_signature())
+    return _read_dataset(faces, _chunks(faces.test_index))
 
 
 def face_logits(model, images, batch_size=256):
@@ -165,26 +191,29 @@ def face_probabilities(model, images, batch_size=256):
 
 def latent_means(model, faces, index, batch_size=256):
     """The DB-VAE's latent means (n, latent_dim) for ``faces`` images ``index``, in chunks."""
-    out = []
-    for start in range(0, len(index), batch_size):
-        x = faces.read(index[start : start + batch_size])
-        out.append(np.asarray(model.encode(ops.convert_to_tensor(x))[1]))
+    out = [
+        np.asarray(model.encode(ops.convert_to_tensor(faces.read(part)))[1])
+        for part in _chunks(index, batch_size)
+    ]
     return np.concatenate(out)
 
 
 def held_out_accuracy(model, faces):
-    """``{"accuracy", "n"}`` on the held-out split."""
-    probs = face_probabilities(model, faces.read(faces.test_index))
+    """``{"accuracy", "n"}`` on the held-out split, read a chunk at a time."""
+    probs = [face_probabilities(model, faces.read(part)) for part in _chunks(faces.test_index)]
+    probs = np.concatenate(probs) if probs else np.zeros(0)
     labels = faces.labels[faces.test_index]
     return {"accuracy": float(np.mean((probs > 0.5) == (labels == 1))), "n": int(len(labels))}
 
 
-def group_probabilities(model, groups):
-    """``{group: mean face probability}`` over test-face groups (see `load_test_faces`)."""
-    return {
-        name: float(np.mean(face_probabilities(model, check_images(images, f"group {name}"))))
-        for name, images in groups.items()
-    }
+def group_probabilities(model, groups, colour=RGB):
+    """``{group: mean face probability}`` over test-face groups (see `load_test_faces`),
+    each image seen in ``colour``: the colour of the model's training data."""
+    means = {}
+    for name, images in groups.items():
+        images = in_colour(check_images(images, f"group {name}"), colour)
+        means[name] = float(np.mean(face_probabilities(model, images)))
+    return means
 
 
 # -- training ----------------------------------------------------------------------------
@@ -195,6 +224,7 @@ def train_faces(
     out_dir="runs/faces",
     data=None,
     *,
+    resume=False,
     tracking="offline",
     progress=True,
     log=None,
@@ -202,20 +232,46 @@ def train_faces(
     """Train the CNN or the DB-VAE, measure held-out accuracy, save; returns settings.
 
     Args:
-        config: a `FacesConfig`.
+        config: a `FacesConfig` (resuming, None: the config of the run being resumed).
         out_dir: the model directory (see the module docstring).
-        data: the lab's ``train_face.h5``; None: the offline scikit-image data; or a `Faces`.
+        data: the lab's ``train_face.h5``; None: the offline scikit-image data (or,
+            resuming, the run's h5 file); or a `Faces`.
+        resume: go on from the last checkpoint in ``out_dir``, at the epoch and batch
+            where it stopped; a config or data that differ from the run's are refused
+            (only ``epochs`` may grow).
         tracking: "off", "offline" or "online" (see `tfdl.tracking`).
         progress: show progress bars.
         log: called with one line saying which data is used (e.g. ``print``).
     """
-    config = config or FacesConfig()
     out_dir = Path(out_dir)
+    if resume:
+        config = resumed_config(FacesConfig, config, out_dir)
+        data = resumed_data(out_dir, data, (H5,))
+    config = config or FacesConfig()
     faces = data if isinstance(data, Faces) else load_faces(data, seed=config.seed)
     if log is not None:
         log(f"data: {faces.describe()}")
-    rng = np.random.default_rng(config.seed)
     steps_per_epoch = max(1, len(faces.train_index) // config.batch_size)
+    plan_file = out_dir / "checkpoints" / PLAN_FILE
+
+    def epoch_batches(model, epoch):
+        """The epoch's batches as indices: as drawn before, when resuming inside the
+        epoch, else drawn now (and saved)."""
+        if resume:
+            saved = _read_plan(plan_file, epoch)
+            if saved is not None:
+                return saved
+        p_faces = None
+        if config.model == "dbvae":
+            # The lab: recompute the faces' sampling probabilities before every epoch.
+            mu = latent_means(model, faces, faces.train_faces)
+            p_faces = sample_probabilities(mu, config.bins, config.smoothing)
+        # A generator per epoch: the draws of an epoch do not depend on the epochs
+        # before it, so a resumed run draws what an uninterrupted run would.
+        rng = np.random.default_rng([config.seed, epoch])
+        batches = faces.epoch_batches(config.batch_size, rng, p_faces)
+        _write_plan(plan_file, epoch, batches)
+        return batches
 
     def fit(model, tracker):
         loss_fn = cnn_loss if config.model == "cnn" else dbvae_loss(config.kl_weight)
@@ -228,12 +284,14 @@ def train_faces(
             tracker=tracker,
             progress=progress,
         )
-        p_faces = None
-        for epoch in range(config.epochs):
-            if config.model == "dbvae":
-                # The lab: recompute the faces' sampling probabilities before every epoch.
-                mu = latent_means(model, faces, faces.train_faces)
-                p_faces = sample_probabilities(mu, config.bins, config.smoothing)
+        done = CheckpointDir(out_dir / "checkpoints").read_meta()["step"] if resume else 0
+        if done and config.model == "dbvae":
+            _restore_weights(model, out_dir)  # the next epoch's resampling reads the encoder
+        # A finished run resumed: its last epoch, with no step left, restores the model.
+        first = min(done // steps_per_epoch, config.epochs - 1)
+        for epoch in range(first, config.epochs):
+            batches = epoch_batches(model, epoch)
+            seen = max(0, done - epoch * steps_per_epoch)  # > 0: resuming inside this epoch
             steps = (epoch + 1) * steps_per_epoch
             # Validate and checkpoint once an epoch; each epoch is a fresh dataset drawn
             # with the new probabilities, so the trainer must not skip into it.
@@ -244,9 +302,9 @@ def train_faces(
                 log_every=min(10, steps_per_epoch),
             )
             history = trainer.fit(
-                _epoch_dataset(faces, config.batch_size, rng, p_faces),
+                _read_dataset(faces, batches[seen:]),
                 val_data=_test_dataset(faces),
-                resume=epoch > 0,
+                resume=resume or epoch > first,
                 skip_seen=False,
             )
             if history.interrupted:
@@ -259,10 +317,50 @@ def train_faces(
             _plot_dbvae(model, faces, config, out_dir, tracker)
         return metrics
 
-    facts = {"source": faces.source, "data": faces.path, "train_images": len(faces.train_index)}
+    facts = {
+        "source": faces.source,
+        "data": faces.path,
+        "train_images": len(faces.train_index),
+        "colour": faces.colour,
+    }
     return run_training(
-        "faces", config, out_dir, facts, build_model, fit, evaluate, tracking=tracking
+        "faces",
+        config,
+        out_dir,
+        facts,
+        build_model,
+        fit,
+        evaluate,
+        tracking=tracking,
+        resume=resume,
     )
+
+
+def _write_plan(path, epoch, batches):
+    """Save an epoch's batches (indices) atomically: a crash leaves the old plan or the new."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, epoch=epoch, batches=batches)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _read_plan(path, epoch):
+    """The batches `_write_plan` saved for ``epoch``, or None."""
+    if not path.is_file():
+        return None
+    with np.load(path) as plan:
+        return plan["batches"] if int(plan["epoch"]) == epoch else None
+
+
+def _restore_weights(model, out_dir):
+    """The model's weights from the latest checkpoint (the trainer restores the rest)."""
+    latest = CheckpointDir(Path(out_dir) / "checkpoints").latest()
+    tf.train.Checkpoint(model=model).read(str(latest / "state")).expect_partial()
 
 
 def _plot_dbvae(model, faces, config, out_dir, tracker):
@@ -302,15 +400,19 @@ def evaluate_saved(directory, data=None, test_faces=None, *, log=None):
     """Held-out accuracy of a saved model, and mean face probability per test-face group.
 
     ``data`` None: the data the model was trained on (its h5 file when still there,
-    else the offline data), with the same seeded split. Returns
-    ``{"accuracy", "n", "model", "source", "data"[, "groups"]}``.
+    else the offline data), with the same seeded split. Every image, held out or test
+    face, is seen in the colour of the model's training data. Returns
+    ``{"accuracy", "n", "model", "source", "data", "colour"[, "groups"]}``.
     """
     model, settings = load_faces_model(directory)
     seed = settings.get("seed", FacesConfig.seed)
+    # The colour of the model's training data (a model saved before tfdl recorded it
+    # saw images as they came).
+    colour = settings.get("colour", RGB)
     if data is None and settings.get("source") == H5 and Path(settings.get("data", "")).exists():
         data = settings["data"]
     groups = load_test_faces(test_faces) if test_faces is not None else None
-    faces = load_faces(data, seed=seed)
+    faces = dataclasses.replace(load_faces(data, seed=seed), colour=colour)
     if log is not None:
         log(f"data: {faces.describe()}")
     result = {
@@ -318,7 +420,8 @@ def evaluate_saved(directory, data=None, test_faces=None, *, log=None):
         "model": settings.get("model", type(model).__name__),
         "source": faces.source,
         "data": faces.path,
+        "colour": colour,
     }
     if groups is not None:
-        result["groups"] = group_probabilities(model, groups)
+        result["groups"] = group_probabilities(model, groups, colour)
     return result

@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tfdl.errors import UserError
+
 # Fields that change how the music is read or played; everything else is metadata.
 KEEP_FIELDS = frozenset("TMLQPVRUmK")
 # Fields ABC 2.1 allows after K:; in the body any other "A:"-like line is music.
@@ -41,7 +43,7 @@ BODY_FIELDS = frozenset("IKLMmNPQrsTUVWw+")
 _FIELD = re.compile(r"([A-Za-z+]):(.*)")
 
 
-class ABCError(ValueError):
+class ABCError(UserError):
     """A file or directory that yields no usable tunes."""
 
 

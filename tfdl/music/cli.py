@@ -13,7 +13,9 @@ from tfdl.command import (
     positive_int,
     print_run,
     training_run_arguments,
+    training_session,
 )
+from tfdl.errors import MissingFileError, UserError
 
 
 def _prime(text):
@@ -108,9 +110,6 @@ def add_commands(groups):
     train.add_argument("--eval-every", type=positive_int)
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     train.add_argument("--init-from", help="start from this saved model's weights (fine-tune)")
-    train.add_argument(
-        "--distribute", action="store_true", help="train with MirroredStrategy over all local GPUs"
-    )
     training_run_arguments(train)
 
     gen = music.add_parser("generate", help="write new songs with a trained model")
@@ -190,25 +189,23 @@ def add_commands(groups):
 
 
 def _train(args):
-    import tensorflow as tf
-
     from tfdl.music.train import MusicConfig, train_music
 
     if args.steps is None and args.minutes is None and not args.resume:
-        raise ValueError("give --steps, --minutes, or both (or --resume a run)")
+        raise UserError("give --steps, --minutes, or both (or --resume a run)")
     config = config_from_flags(MusicConfig, args)
-    strategy = tf.distribute.MirroredStrategy() if args.distribute else None
-    settings = train_music(
-        config,
-        args.out,
-        args.data,
-        resume=args.resume,
-        init_from=args.init_from,
-        tracking=args.tracking,
-        strategy=strategy,
-        progress=not args.no_progress,
-        log=log,
-    )
+    with training_session(args) as strategy:
+        settings = train_music(
+            config,
+            args.out,
+            args.data,
+            resume=args.resume,
+            init_from=args.init_from,
+            tracking=args.tracking,
+            strategy=strategy,
+            progress=not args.no_progress,
+            log=log,
+        )
     keys = (
         "recipe",
         "rnn_units",
@@ -344,10 +341,10 @@ def _abc_files(path):
     if path.is_file():
         return [path]
     if not path.is_dir():
-        raise FileNotFoundError(f"no such file or directory: {path}")
+        raise MissingFileError(f"no such file or directory: {path}")
     files = sorted(path.rglob("*.abc"))
     if not files:
-        raise ValueError(f"{path}: directory holds no .abc files")
+        raise UserError(f"{path}: directory holds no .abc files")
     return files
 
 
@@ -362,7 +359,7 @@ def _export(args):
         files, args.out, midi=args.midi, wav=args.wav, sheet=args.sheet, processes=args.processes
     )
     if not results:
-        raise ValueError(f"no songs in {args.path} (no tune with an X: or K: line)")
+        raise UserError(f"no songs in {args.path} (no tune with an X: or K: line)")
     _report_results(results)
     seconds = time.time() - started
     summary = {"songs": len(results), **_counts(results, args)}

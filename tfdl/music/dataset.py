@@ -6,6 +6,8 @@ Tunes are joined with a blank line after each, so the model learns where a tune 
 import numpy as np
 import tensorflow as tf
 
+from tfdl.errors import UserError
+
 TUNE_SEPARATOR = "\n\n"
 
 
@@ -19,28 +21,32 @@ def _split_input_target(windows):
     return windows[:, :-1], windows[:, 1:]
 
 
-def random_windows(ids, seq_length, batch_size, seed=0):
+def random_windows(ids, seq_length, batch_size, seed=0, start=0):
     """An endless dataset of ``(inputs, targets)`` batches at random offsets.
 
-    Each batch is ``(batch_size, seq_length)`` int32 twice. Offsets come from a seeded
-    ``tf.data`` random stream, so the same seed gives the same batches in the same order
-    (which lets the trainer resume mid-stream by skipping the batches already seen).
+    Each batch is ``(batch_size, seq_length)`` int32 twice. Batch ``n`` (from 0) is a
+    pure function of ``(seed, n)``: its offsets are stateless random numbers keyed by
+    both, whatever the process's global seeds and whatever ran before. ``start`` makes
+    the stream begin at batch ``start``, so a run resumed after ``start`` steps sees
+    exactly the batches an uninterrupted run would, without replaying any.
     """
     ids = np.asarray(ids, dtype=np.int32)
     span = len(ids) - seq_length - 1
     if span < 1:
-        raise ValueError(f"the text has {len(ids)} characters, too few for windows of {seq_length}")
+        raise UserError(f"the text has {len(ids)} characters, too few for windows of {seq_length}")
     text = tf.constant(ids)
     offsets = tf.range(seq_length + 1)
 
-    def windows(starts):  # starts: (batch,)
+    def batch(n):  # n: the batch's number, an int64 scalar
+        key = tf.stack([tf.constant(seed, tf.int64), n])
+        starts = tf.random.stateless_uniform(
+            [batch_size], seed=key, minval=0, maxval=span, dtype=tf.int32, alg="philox"
+        )  # (batch,)
         return _split_input_target(tf.gather(text, starts[:, None] + offsets[None, :]))
 
     return (
-        tf.data.Dataset.random(seed=seed)
-        .map(lambda r: tf.cast(r % span, tf.int32))
-        .batch(batch_size, drop_remainder=True)
-        .map(windows, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        tf.data.Dataset.counter(start)
+        .map(batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         .prefetch(tf.data.AUTOTUNE)
     )
 
@@ -53,7 +59,7 @@ def fixed_windows(ids, seq_length, batch_size):
     ids = np.asarray(ids, dtype=np.int32)
     n_windows = (len(ids) - 1) // seq_length
     if n_windows < 1:
-        raise ValueError(f"the text has {len(ids)} characters, too few for one window")
+        raise UserError(f"the text has {len(ids)} characters, too few for one window")
     starts = np.arange(n_windows) * seq_length
     windows = ids[starts[:, None] + np.arange(seq_length + 1)[None, :]]  # (n, L + 1)
     # Equal-sized batches (a few tail windows dropped) so every replica gets its share.

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfdl.errors import UserError
 from tfdl.music.dataset import TUNE_SEPARATOR
 
 
@@ -25,7 +26,7 @@ def evaluate_tunes(model, vocab, tunes, batch_size=32):
     "tunes": tunes scored, "skipped_tunes": [{"tune": its number from 1, "reason"}]}``.
     """
     if not tunes:
-        raise ValueError("no tunes to evaluate")
+        raise UserError("no tunes to evaluate")
     encoded, skipped = [], []
     for n, tune in enumerate(tunes, 1):
         try:
@@ -34,7 +35,7 @@ def evaluate_tunes(model, vocab, tunes, batch_size=32):
             skipped.append({"tune": n, "reason": str(e)})
     if not encoded:
         first = skipped[0]
-        raise ValueError(
+        raise UserError(
             f"none of the {len(tunes)} tunes can be scored: tune {first['tune']} has "
             f"{first['reason']}, and every other tune has characters the model never saw too"
         )

@@ -26,6 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tfdl.errors import UserError
 from tfdl.music.songs import check_song, error_line, parse_song, split_songs
 
 # Where Debian's soundfont packages put a General MIDI soundfont (default-GM.sf2 is the
@@ -53,7 +54,7 @@ WAV_INSTALL = (
 SHEET_INSTALL = "install abcm2ps (Debian: apt-get install abcm2ps)"
 
 
-class MissingToolError(RuntimeError):
+class MissingToolError(UserError, RuntimeError):
     """A program needed for WAV or SVG is not installed; the message says what to install."""
 
 
@@ -289,7 +290,7 @@ def _jobs(songs_or_paths, out_dir, names):
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError as e:
-            raise OSError(f"{path}: cannot read ({e.strerror})") from None
+            raise UserError(f"{path}: cannot read ({e.strerror})") from None
         songs = split_songs(text)
         target = Path(out_dir) if out_dir is not None else path.parent
         for k, song in enumerate(songs, 1):
@@ -298,7 +299,7 @@ def _jobs(songs_or_paths, out_dir, names):
     stems = [job.stem for job in jobs]
     duplicates = sorted({str(s) for s in stems if stems.count(s) > 1})
     if duplicates:
-        raise ValueError(f"two songs would be written to {duplicates[0]}: rename one")
+        raise UserError(f"two songs would be written to {duplicates[0]}: rename one")
     return jobs
 
 

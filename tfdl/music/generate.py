@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
+from tfdl.errors import UserError
 from tfdl.music.dataset import TUNE_SEPARATOR
 
 DEFAULT_PRIME = "X:1\n"
@@ -63,6 +64,7 @@ class SongSampler:
         songs = tf.shape(prime_ids)[0]
         logits, state = self.model(prime_ids, return_state=True)
         logits = logits[:, -1, :]  # (songs, vocab)
+        state = [tf.cast(s, tf.float32) for s in state]  # bfloat16 under mixed precision
         table = self.model.input_table()  # (vocab, 4 * units), computed once per call
         # One song: matrix-vector products on transposed blocks are ~2.5x faster; for a
         # batch of songs the plain matmul is (measured in bench/music_bench.py).
@@ -125,9 +127,13 @@ class SongSampler:
         return ids_out.stack(), h_out.stack(), c_out.stack()
 
     def _start_state(self, prime_ids):
-        """``(h, c, input_table)``: the state after the prime, and the model's table."""
+        """``(h, c, input_table)``: the state after the prime, and the model's table.
+
+        The state is float32 also for a mixed-precision model (whose LSTM returns
+        bfloat16 or float16): `MusicRNN.step` computes in its float32 weights.
+        """
         _, (h, c) = self.model(prime_ids, return_state=True)
-        return h, c, self.model.input_table()
+        return tf.cast(h, tf.float32), tf.cast(c, tf.float32), self.model.input_table()
 
     @staticmethod
     def _draw(logits, temperature, top_k, key):
@@ -170,18 +176,18 @@ class SongSampler:
         """
         prime = DEFAULT_PRIME if prime is None else prime
         if not prime:
-            raise ValueError("prime must be at least one character")
+            raise UserError("prime must be at least one character")
         if int(num_songs) < 1 or int(length) < 1:
-            raise ValueError(f"num_songs and length must be >= 1, got {num_songs}, {length}")
+            raise UserError(f"num_songs and length must be >= 1, got {num_songs}, {length}")
         if not float(temperature) > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
+            raise UserError(f"temperature must be > 0, got {temperature}")
         top_k = len(self.vocab) if top_k is None else int(top_k)
         if not 1 <= top_k <= len(self.vocab):
-            raise ValueError(f"top_k must be between 1 and {len(self.vocab)}, got {top_k}")
+            raise UserError(f"top_k must be between 1 and {len(self.vocab)}, got {top_k}")
         try:
             prime_ids = self.vocab.encode(prime)
         except ValueError as e:
-            raise ValueError(f"prime has {e}") from None
+            raise UserError(f"prime has {e}") from None
         batch = np.tile(prime_ids[None, :], (int(num_songs), 1))
         if metrical:
             return self._sample_metrical(batch, prime, int(length), temperature, top_k, seed)
@@ -337,27 +343,27 @@ class _MetricalSong:
         header = lines if key_line is None else lines[: key_line + 1]
         for line in header:
             if _unknown_meter(line):
-                raise ValueError(f"prime has {line.strip()}, which is no meter ABC knows")
+                raise UserError(f"prime has {line.strip()}, which is no meter ABC knows")
         if key_line is None:
             if lines[-1]:
-                raise ValueError(
+                raise UserError(
                     f"prime ends inside the header line {lines[-1]!r}: end it with a newline"
                 )
             song.header = [line for line in lines[:-1] if line]
             return song
         problem = header_problem("\n".join(header))
         if problem:
-            raise ValueError(f"prime's header: {problem} (metrical sampling needs M: and K:)")
+            raise UserError(f"prime's header: {problem} (metrical sampling needs M: and K:)")
         body = "\n".join(lines[key_line + 1 :])
         if body.strip() and not re.search(r"[|:\]]\s*$", body):
-            raise ValueError(
+            raise UserError(
                 "prime ends in mid-bar: end it with a bar line or a newline (or sample --free)"
             )
         try:
             song.reader = BarReader.from_header(header[:-1])
             song.reader.feed(body)
         except BarError as e:
-            raise ValueError(f"prime has bad music: {e}") from None
+            raise UserError(f"prime has bad music: {e}") from None
         return song
 
     def read(self, text, states):

@@ -60,7 +60,9 @@ class MusicRNN(keras.Model):
         # have the same weights, so one can start from the other (--init-from).
         self.input_dropout = keras.layers.Dropout(self.dropout)
         self.output_dropout = keras.layers.Dropout(self.dropout)
-        self.dense = keras.layers.Dense(self.vocab_size)
+        # float32 logits also under mixed precision: a softmax over ~90 characters
+        # and its loss want float32's resolution.
+        self.dense = keras.layers.Dense(self.vocab_size, dtype="float32")
 
     def build(self, input_shape=(None, None)):
         batch, time = input_shape[0], input_shape[1]

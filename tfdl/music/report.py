@@ -7,6 +7,7 @@ import math
 import re
 from collections import Counter
 
+from tfdl.errors import UserError
 from tfdl.music import abc
 from tfdl.music.abc2midi import abc2midi_check, count_bar_lines, find_abc2midi
 from tfdl.music.export import check_songs
@@ -28,7 +29,7 @@ def model_tunes(settings, data=None, split="train"):
     try:
         tunes = abc.load_corpus() if source == abc.SHIPPED_CORPUS else abc.load_tunes(source)
     except abc.ABCError as e:
-        raise ValueError(f"cannot load the model's training tunes ({e}): pass --data") from None
+        raise UserError(f"cannot load the model's training tunes ({e}): pass --data") from None
     if split == "all":
         return tunes
     train, val = abc.train_val_split(tunes, *abc.saved_split(settings))

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from tfdl.errors import MissingFileError, UserError
 from tfdl.music.model import MusicRNN
 from tfdl.music.vocab import Vocabulary
 from tfdl.saving import MODEL_FILE, load_model_dir, save_model_dir
@@ -24,17 +25,17 @@ def load_music_model(directory):
     """
     directory = Path(directory)
     if not directory.is_dir():
-        raise FileNotFoundError(f"no model directory at {directory}")
+        raise MissingFileError(f"no model directory at {directory}")
     missing = [n for n in (MODEL_FILE, VOCAB_FILE) if not (directory / n).is_file()]
     if missing:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{directory} has no {' or '.join(missing)}: not a model directory written by "
             "'tfdl music train'"
         )
     vocab = Vocabulary.load(directory / VOCAB_FILE)
     model, settings = load_model_dir(directory, [MusicRNN], "music", "tfdl music train")
     if model.vocab_size != len(vocab):
-        raise ValueError(
+        raise UserError(
             f"{directory}: the model has {model.vocab_size} characters but vocab.json "
             f"has {len(vocab)}"
         )
@@ -45,7 +46,7 @@ def pretrained_dir():
     """The directory of the music model that ships inside tfdl (``tfdl/pretrained/music``)."""
     directory = Path(__file__).resolve().parent.parent / "pretrained" / "music"
     if not (directory / MODEL_FILE).is_file():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"no pretrained model at {directory}: pass --model DIR (from 'tfdl music train')"
         )
     return directory

@@ -11,6 +11,7 @@ import keras
 import tensorflow as tf
 
 from tfdl.checkpoints import CheckpointDir, CheckpointError, write_text_atomic
+from tfdl.errors import UserError
 from tfdl.music import abc
 from tfdl.music.dataset import fixed_windows, join_tunes, random_windows
 from tfdl.music.evaluate import evaluate_tunes
@@ -20,7 +21,7 @@ from tfdl.music.recipe import LAB, fit_recipe, lab_recipe
 from tfdl.music.saved import VOCAB_FILE, load_music_model, save_music_model
 from tfdl.music.vocab import Vocabulary
 from tfdl.tracking import make_tracker
-from tfdl.training import TrainConfig, Trainer
+from tfdl.training import TrainConfig, Trainer, is_chief
 
 LR_SCHEDULES = ("constant", "cosine")
 RECIPES = ("lab", "auto")
@@ -72,30 +73,30 @@ class MusicConfig:
 
     def __post_init__(self):
         if self.recipe is not None and self.recipe not in RECIPES:
-            raise ValueError(f"recipe must be one of {', '.join(RECIPES)}, got {self.recipe!r}")
+            raise UserError(f"recipe must be one of {', '.join(RECIPES)}, got {self.recipe!r}")
         if self.minutes is not None and not self.minutes > 0:
-            raise ValueError(f"minutes must be > 0, got {self.minutes!r}")
+            raise UserError(f"minutes must be > 0, got {self.minutes!r}")
         if self.recipe == "auto" and self.minutes is None:
-            raise ValueError("recipe 'auto' fits a time budget: give minutes")
+            raise UserError("recipe 'auto' fits a time budget: give minutes")
         for name in ("steps", "batch_size", "seq_length", "embedding_dim", "rnn_units"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                raise UserError(f"{name} must be a positive integer, got {value!r}")
         if self.learning_rate is not None and not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+            raise UserError(f"learning_rate must be > 0, got {self.learning_rate!r}")
         if self.lr_schedule is not None and self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(
+            raise UserError(
                 f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}"
             )
         if self.warmup_steps is not None:
             if not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
-                raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps!r}")
+                raise UserError(f"warmup_steps must be >= 0, got {self.warmup_steps!r}")
             if self.warmup_steps and self.lr_schedule == "constant":
-                raise ValueError("warmup_steps needs lr_schedule 'cosine'")
+                raise UserError("warmup_steps needs lr_schedule 'cosine'")
         if self.dropout is not None and not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+            raise UserError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if self.clip_norm is not None and not self.clip_norm > 0:
-            raise ValueError(f"clip_norm must be > 0, got {self.clip_norm!r}")
+            raise UserError(f"clip_norm must be > 0, got {self.clip_norm!r}")
 
     def recipe_name(self):
         return self.recipe or ("auto" if self.minutes is not None else "lab")
@@ -143,7 +144,7 @@ def _vocabulary(path, tunes, resume):
         vocab = Vocabulary.load(path)
         missing = vocab.unknown(join_tunes(tunes))
         if missing:
-            raise ValueError(f"the data has characters the run being resumed never saw: {missing}")
+            raise UserError(f"the data has characters the run being resumed never saw: {missing}")
         return vocab
     return Vocabulary.from_text(join_tunes(tunes))
 
@@ -159,17 +160,17 @@ def _starting_weights(init_from, vocab, config, data_name):
     if saved.get("data") == data_name:
         val_fraction, seed = abc.saved_split(saved)
         if (seed, val_fraction) != (config.seed, config.val_fraction):
-            raise ValueError(
+            raise UserError(
                 f"{init_from} held out its validation tunes with seed, val_fraction = "
                 f"{(seed, val_fraction)}; this run's {(config.seed, config.val_fraction)} would "
                 f"train on them and report a val_loss that is too good: pass --seed {seed}"
             )
     missing = saved_vocab.unknown("".join(vocab.chars))
     if missing:
-        raise ValueError(f"{init_from} never saw these characters of the data: {missing}")
+        raise UserError(f"{init_from} never saw these characters of the data: {missing}")
     sizes = (model.embedding_dim, model.rnn_units)
     if sizes != (config.embedding_dim, config.rnn_units):
-        raise ValueError(
+        raise UserError(
             f"{init_from} has embedding_dim, rnn_units = {sizes}; this run asks for "
             f"{(config.embedding_dim, config.rnn_units)}"
         )
@@ -188,12 +189,12 @@ def _resumed_config(config, saved):
     given = {k: v for k, v in dataclasses.asdict(config).items() if v is not None}
     for name, value in given.items():
         if name not in _FREE_ON_RESUME and name in saved and value != saved[name]:
-            raise ValueError(
+            raise UserError(
                 f"{name} is {value!r} but the run being resumed used {saved[name]!r}: "
                 f"resume with the same {name}, or train into another --out"
             )
     if saved["lr_schedule"] == "cosine" and given.get("steps", saved["steps"]) != saved["steps"]:
-        raise ValueError(
+        raise UserError(
             f"steps is {config.steps} but the run being resumed planned {saved['steps']}, where "
             "its cosine schedule ends: resume without --steps"
         )
@@ -254,7 +255,8 @@ def train_music(
         resume: continue from the last checkpoint in ``out_dir``, with the settings
             and schedule of the run that wrote it.
         tracking: "off", "offline" or "online" (see `tfdl.tracking`).
-        strategy: a ``tf.distribute`` strategy, or None.
+        strategy: a ``tf.distribute`` strategy, or None. Under several workers only
+            the chief writes files; every worker needs ``out_dir`` (shared storage).
         init_from: a saved model directory to start from (fine-tuning); its
             vocabulary must hold every character of the data (the run keeps it)
             and its sizes must match this run's.
@@ -272,9 +274,17 @@ def train_music(
     saved_run = json.loads(run_file.read_text()) if resume and run_file.is_file() else None
     if saved_run is not None:
         config = _resumed_config(config, saved_run["config"])
+    strategy = strategy or tf.distribute.get_strategy()
+    multiworker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    probing = config.minutes and (config.steps is None or config.recipe_name() == "auto")
+    if multiworker and saved_run is None and probing:
+        raise UserError(
+            "--minutes with several workers needs --steps and --recipe lab: each worker "
+            "would time its own probe of this machine's speed and choose differently"
+        )
     train_tunes, val_tunes = abc.train_val_split(tunes, config.val_fraction, config.seed)
     if not val_tunes:
-        raise ValueError(f"need at least 2 tunes to hold some out for validation, got {len(tunes)}")
+        raise UserError(f"need at least 2 tunes to hold some out for validation, got {len(tunes)}")
     # The checkpoints' own copy of the vocabulary; out_dir/vocab.json is only replaced
     # together with model.keras, so a crash never leaves a model beside the wrong vocabulary.
     checkpoint_vocab = out_dir / "checkpoints" / VOCAB_FILE
@@ -297,16 +307,18 @@ def train_music(
             max_seconds = max(1.0, config.minutes * 60 - (time.perf_counter() - started))
     if init_from and not resume:
         start = _starting_weights(init_from, vocab, config, data_name)
-    if saved_run is None:
+    chief = is_chief(strategy)
+    if saved_run is None and chief:
         run = {"config": dataclasses.asdict(config), "recipe": why, "max_seconds": max_seconds}
         write_text_atomic(run_file, json.dumps(run, indent=2))
 
-    train_data = random_windows(train_ids, config.seq_length, config.batch_size, config.seed)
+    def train_data(start):  # the batches from step start + 1 on: none replayed on resume
+        return random_windows(train_ids, config.seq_length, config.batch_size, config.seed, start)
+
     val_data = fixed_windows(
         vocab.encode(join_tunes(val_tunes)), config.seq_length, config.batch_size
     )
 
-    strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
         keras.utils.set_random_seed(config.seed)
         model = MusicRNN(len(vocab), config.embedding_dim, config.rnn_units, config.dropout)
@@ -315,6 +327,7 @@ def train_music(
             model.set_weights(start)
         optimizer = keras.optimizers.Adam(learning_rate(config), global_clipnorm=config.clip_norm)
 
+    tracking = tracking if chief else "off"
     tracker = make_tracker(tracking, out_dir, experiment_name=f"music-{out_dir.name}")
     tracker.log_parameters(
         {
@@ -327,7 +340,14 @@ def train_music(
             "parameters": model.count_params(),
         }
     )
-    train_config = TrainConfig(steps=config.steps, max_seconds=max_seconds, **_intervals(config))
+    # A budgeted run ends with its best validated weights: a long budget on a small
+    # corpus can reach its best before the end, and the user asked for the best model.
+    train_config = TrainConfig(
+        steps=config.steps,
+        max_seconds=max_seconds,
+        keep_best=config.minutes is not None,
+        **_intervals(config),
+    )
     trainer = Trainer(
         model,
         optimizer,
@@ -338,10 +358,13 @@ def train_music(
         tracker=tracker,
         progress=progress,
     )
-    vocab.save(checkpoint_vocab)
+    if chief:
+        vocab.save(checkpoint_vocab)
     try:
         history = trainer.fit(train_data, val_data=val_data, resume=resume)
         val_loss = history.val_losses[-1] if history.val_losses else float("nan")
+        if history.best_step is not None:  # the model holds the weights of its best step
+            val_loss = history.val_losses[history.val_steps.index(history.best_step)]
         settings = {
             **dataclasses.asdict(config),
             "vocab_size": len(vocab),
@@ -354,9 +377,12 @@ def train_music(
             "init_from": str(init_from) if init_from else None,
             "recipe_why": why,
             "val_loss": val_loss,
+            "best_step": history.best_step,
             "val_bits_per_char": val_loss / math.log(2),
             "train_seconds": round(history.seconds[-1] if history.seconds else 0.0, 1),
         }
+        if not chief:
+            return settings
         save_music_model(out_dir, model, vocab, settings)
         tracker.log_asset(out_dir / "settings.json")
         if config.sample_songs and not history.interrupted:

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tfdl.errors import MissingFileError, UserError
+
 
 class Vocabulary:
     """A sorted set of characters; id ``i`` stands for ``chars[i]``.
@@ -42,7 +44,7 @@ class Vocabulary:
         missing = self.unknown(text)
         if missing:
             shown = ", ".join(repr(c) for c in missing)
-            raise ValueError(f"characters not in the vocabulary: {shown}")
+            raise UserError(f"characters not in the vocabulary: {shown}")
         return np.fromiter((self.index[c] for c in text), dtype=np.int32, count=len(text))
 
     def decode(self, ids):
@@ -62,6 +64,6 @@ class Vocabulary:
         try:
             return cls(json.loads(path.read_text(encoding="utf-8"))["chars"])
         except FileNotFoundError:
-            raise FileNotFoundError(f"no vocabulary file at {path}") from None
+            raise MissingFileError(f"no vocabulary file at {path}") from None
         except (ValueError, KeyError, TypeError) as e:
-            raise ValueError(f"{path} is not a tfdl vocabulary file ({e})") from None
+            raise UserError(f"{path} is not a tfdl vocabulary file ({e})") from None

@@ -44,7 +44,7 @@ PHASES = {
         ("subset800", 1, 256),
         ("subset800", 1, 384),
     ],
-    "accept": [("subset800", 4, None), ("subset800", "lab", None), ("subset800", 20, None)],
+    "accept": [("subset800", 20, None), ("subset800", 4, None), ("subset800", "lab", None)],
     "shipped": [("shipped", 4, None), ("shipped", 20, None), ("shipped", 1, None)],
     "more": [("subset800", 1, None), ("subset800", 20, 384), ("shipped", 4, 384)],
 }
@@ -193,6 +193,23 @@ def plot(results):
                     xytext=(6, 6),
                     fontsize=8,
                 )
+        for prefix, style, label in (
+            ("auto, before", "x", "--minutes M before the data cap (LSTM 512 at 20 min overfits)"),
+            ("sweep", ".", "2-minute sweeps of batch, window, rate (LSTM 256-512)"),
+        ):
+            runs = [r for r in mine if r["recipe"].startswith(prefix)]
+            if runs:
+                ax.plot(
+                    [r["train_seconds"] for r in runs],
+                    [r["held_out_loss"] for r in runs],
+                    style,
+                    color="grey",
+                    label=label,
+                )
+        if lab:
+            plateau = lab[-1]["held_out_loss"]
+            ax.axhline(plateau, color="k", ls=":", lw=1, label=f"lab at {lab[-1]['steps']} steps")
+            ax.axhline(plateau - 0.1, color="r", ls=":", lw=1, label="0.1 below it (the aim)")
         ax.set_xscale("log")
         ax.set_xlabel("training seconds (2-core CPU)")
         ax.set_ylabel("held-out loss, nats/char (whole tunes)")

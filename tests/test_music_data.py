@@ -84,3 +84,53 @@ def test_evaluate_skips_tunes_with_unknown_characters_and_names_them():
     assert result["loss"] == pytest.approx(alone["loss"]) and result["chars"] == alone["chars"]
     with pytest.raises(ValueError, match="none of the 1 tunes can be scored: tune 1 has"):
         evaluate_tunes(model, vocab, ["X:1\nK:D\nz"])
+
+
+# -- the lab's batch checks ---------------------------------------------------------------
+# MITDeepLearning/introtodeeplearning, mitdeeplearning/lab1.py, as written there; the lab
+# runs each on get_batch(vectorized_songs, seq_length=10, batch_size=2) over its songs.
+
+
+def lab_test_batch_func_types(func, args):
+    ret = func(*args)
+    assert len(ret) == 2, "[FAIL] test_batch_func_types: Only return 2 values"
+    assert type(ret[0]) is np.ndarray, "[FAIL] test_batch_func_types: x is not np.array"
+    assert type(ret[1]) is np.ndarray, "[FAIL] test_batch_func_types: y is not np.array"
+    return True
+
+
+def lab_test_batch_func_shapes(func, args):
+    dataset, seq_length, batch_size = args
+    x, y = func(*args)
+    correct = (batch_size, seq_length)
+    assert x.shape == correct and y.shape == correct
+    return True
+
+
+def lab_test_batch_func_next_step(func, args):
+    x, y = func(*args)
+    assert (x[:, 1:] == y[:, :-1]).all(), "x_{t} must equal y_{t-1} for all t"
+    return True
+
+
+def get_batch(vectorized_songs, seq_length, batch_size, seed=0):
+    """The lab's get_batch, served by tfdl's windows: numpy (batch, seq_length) twice."""
+    inputs, targets = next(iter(random_windows(vectorized_songs, seq_length, batch_size, seed)))
+    return inputs.numpy(), targets.numpy()
+
+
+def test_the_labs_batch_checks_pass_on_tfdls_windows_of_the_shipped_songs():
+    from tfdl.music.abc import load_corpus
+
+    text = join_tunes(load_corpus())
+    vectorized_songs = np.asarray(Vocabulary.from_text(text).encode(text))
+    for seed in range(3):
+        args = (vectorized_songs, 10, 2)
+        batch = lambda *a, s=seed: get_batch(*a, seed=s)  # noqa: E731
+        assert lab_test_batch_func_types(batch, args)
+        assert lab_test_batch_func_shapes(batch, args)
+        assert lab_test_batch_func_next_step(batch, args)
+    # A window one character off (the bug the next-step check exists for) fails it.
+    x, _ = get_batch(vectorized_songs, 10, 2)
+    with pytest.raises(AssertionError, match="x_{t} must equal"):
+        lab_test_batch_func_next_step(lambda *a: (x, x), (vectorized_songs, 10, 2))

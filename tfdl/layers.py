@@ -1,6 +1,7 @@
 """Custom Keras layers from lab 1 (the dense layer) and lab 2 (VAE sampling)."""
 
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -17,8 +18,18 @@ def _last_dim(input_shape, layer_name):
 class DenseLayer(keras.layers.Layer):
     """The lab's "OurDenseLayer": y = sigmoid(x · W + b).
 
+    By default it is the lab's layer to the digit: W of shape ``(d, units)``, then b of
+    shape ``(1, units)``, both drawn in that order from Glorot-uniform, the initializer
+    that the lab's ``add_weight`` calls get when they name none. So after
+    ``keras.utils.set_random_seed(1)`` a ``DenseLayer(3)`` built for 2 inputs gives the
+    lab's ``test_custom_dense_layer_output`` value on ``[[1, 2]]``. Pass
+    ``bias_initializer="zeros"`` for the usual zero bias of ``keras.layers.Dense``.
+
     Args:
         units: int, the number of output features.
+        kernel_initializer: initializer of W (the lab's: Glorot-uniform).
+        bias_initializer: initializer of b (the lab's: Glorot-uniform; Keras Dense:
+            zeros).
         **kwargs: standard `keras.layers.Layer` arguments (name, dtype, ...).
 
     Example:
@@ -28,16 +39,26 @@ class DenseLayer(keras.layers.Layer):
     (1, 3)
     """
 
-    def __init__(self, units, **kwargs):
+    def __init__(
+        self, units, kernel_initializer="glorot_uniform", bias_initializer="glorot_uniform",
+        **kwargs,
+    ):  # fmt: skip
         super().__init__(**kwargs)
         if int(units) < 1:
             raise ValueError(f"DenseLayer units must be a positive integer, got {units!r}")
         self.units = int(units)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
 
     def build(self, input_shape):
         d = _last_dim(input_shape, "DenseLayer")
-        self.W = self.add_weight(name="weight", shape=(d, self.units), initializer="glorot_uniform")
-        self.b = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
+        self.W = self.add_weight(
+            name="weight", shape=(d, self.units), initializer=self.kernel_initializer
+        )
+        # (1, units) as in the lab: a row that broadcasts over the batch.
+        self.b = self.add_weight(
+            name="bias", shape=(1, self.units), initializer=self.bias_initializer
+        )
 
     def call(self, x):
         return ops.sigmoid(ops.matmul(x, self.W) + self.b)  # (..., units)
@@ -45,8 +66,19 @@ class DenseLayer(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)
 
+    def load_own_variables(self, store):
+        # tfdl 0.1.0 saved b with shape (units,); it is the same row, so it loads.
+        if len(store) == 2 and tuple(store["1"].shape) == (self.units,):
+            store = {"0": store["0"], "1": np.reshape(store["1"], (1, self.units))}
+        super().load_own_variables(store)
+
     def get_config(self):
-        return {**super().get_config(), "units": self.units}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+        }
 
 
 @keras.saving.register_keras_serializable(package="tfdl")

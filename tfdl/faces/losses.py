@@ -31,6 +31,12 @@ def debiasing_loss(x, x_recon, y, y_logit, z_mean, z_logvar, kl_weight=5e-4):
     """The DB-VAE loss: ``(mean over batch of class loss + face * VAE loss, class loss (b,))``.
 
     Only faces (y == 1) carry a VAE loss: the decoder learns faces, not everything else.
+
+    The lab's TensorFlow code means the same, but its labels and logits are (batch, 1)
+    while its VAE loss is (batch,), so ``class_loss + face * vae_loss`` broadcasts to a
+    (batch, batch) matrix, and its mean pairs every image's face label with every other
+    image's VAE loss: mean(class) + mean(face) * mean(vae). tfdl flattens both to
+    (batch,), so each face carries its own VAE loss, as the lab's text describes.
     """
     class_loss = classification_loss(y, y_logit)
     face = ops.cast(ops.equal(ops.reshape(ops.cast(y, "float32"), (-1,)), 1.0), "float32")

@@ -1,5 +1,10 @@
 import json
 import math
+import os
+import re
+import subprocess
+import sys
+import time
 import zipfile
 
 import pytest
@@ -294,6 +299,60 @@ def test_progress_bars_are_live_on_a_terminal_and_sparse_in_a_log():
 
     assert progress_pacing(Terminal()) == {}
     assert progress_pacing(io.StringIO())["mininterval"] == LOG_REFRESH_SECONDS >= 5
+
+
+def progress_updates(text):
+    """How many times a tqdm bar drew itself: each draw starts after a '\\r' or a '\\n'."""
+    return len(re.findall(r"train:\s+\d+%", text))
+
+
+@pytest.mark.slow
+def test_a_logged_training_writes_one_progress_update_per_interval(tunes_file, tmp_path):
+    # A real training in a child process, its stderr a file (no terminal), the bar's
+    # interval lowered from 10 s to 1 s through the same setting. 150 steps of the tiny
+    # model take a few seconds: the bar may draw at most once a second, plus its first and
+    # last draw. Before set_postfix(refresh=False) it drew at every step (~150 times).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TFDL_")}
+    env["TFDL_PROGRESS_SECONDS"] = "1"
+    # TINY's flag/value pairs (its last word, --no-progress, has no value: zip drops it)
+    tiny = {**dict(zip(TINY[0::2], TINY[1::2])), "--steps": "150", "--eval-every": "50"}
+    tiny["--checkpoint-every"] = "150"
+    argv = [sys.executable, "-m", "tfdl.cli", "music", "train", "--data", str(tunes_file)]
+    argv += ["--out", str(tmp_path / "run"), "--tracking", "offline"]
+    argv += [part for pair in tiny.items() for part in pair]
+    log = tmp_path / "train.log"
+    started = time.monotonic()
+    with open(log, "w") as stderr:
+        done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=stderr, env=env, timeout=600)
+    elapsed = time.monotonic() - started  # the process's whole life bounds the bar's
+    text = log.read_text()
+    assert done.returncode == 0, text
+    updates = progress_updates(text)
+    assert "150/150" in text and 2 <= updates <= elapsed + 2, (updates, elapsed, text)
+    # comet's chatter is gone; the one line a user needs, how to upload the run, stays.
+    assert "COMET INFO: Still saving" not in text and "COMET WARNING" not in text, text
+    assert text.count("comet upload ") == 1, text
+
+
+def test_comet_speaks_again_with_tfdl_verbose(tmp_path):
+    code = (
+        "from tfdl.tracking import Tracker\n"
+        f"t = Tracker('offline', offline_dir={str(tmp_path)!r})\n"
+        "t.log_metrics({'loss': 1.0}, step=1)\n"
+        "t.end()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TFDL_")}
+    quiet = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    loud = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True,
+        env={**env, "TFDL_VERBOSE": "1"},
+    )  # fmt: skip
+    assert quiet.returncode == loud.returncode == 0, quiet.stderr + loud.stderr
+    comet_lines = [line for line in quiet.stderr.splitlines() if line.startswith("COMET")]
+    assert comet_lines == ["COMET INFO: To upload this offline experiment, run:"], quiet.stderr
+    assert quiet.stderr.count("comet upload ") == 1, quiet.stderr
+    assert "COMET INFO: Begin archiving" in loud.stderr, loud.stderr
+    assert loud.stderr.count("comet upload ") == 1, loud.stderr
 
 
 @pytest.mark.parametrize("bug", [ValueError("a bug"), KeyError("a bug"), OSError("a bug")])

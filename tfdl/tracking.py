@@ -21,6 +21,7 @@ directory, a logging call raising) the tracker warns once with a
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import warnings
 from collections.abc import Mapping
@@ -45,6 +46,33 @@ _QUIET = dict(
     auto_log_co2=False,
     display_summary_level=0,
 )
+
+
+# The one INFO line of comet's that a user needs: how to upload an offline run.
+_UPLOAD_LINE = "To upload this offline experiment"
+
+
+class _CometConsoleFilter(logging.Filter):
+    """Lets comet's errors and its upload line reach the console, and nothing else."""
+
+    def filter(self, record):
+        return record.levelno >= logging.ERROR or str(record.msg).startswith(_UPLOAD_LINE)
+
+
+def _quiet_comet_console():
+    """Keep comet's console chatter (INFO, WARNING) out of tfdl's output.
+
+    ``TFDL_VERBOSE=1`` lets it all through, as it does TensorFlow's start-up lines.
+    Comet's log file, when configured, still gets everything.
+    """
+    if os.environ.get("TFDL_VERBOSE") == "1":
+        return
+    for handler in logging.getLogger("comet_ml").handlers:
+        console = isinstance(handler, logging.StreamHandler) and not isinstance(
+            handler, logging.FileHandler
+        )
+        if console and not any(isinstance(f, _CometConsoleFilter) for f in handler.filters):
+            handler.addFilter(_CometConsoleFilter())
 
 
 class TrackingWarning(UserWarning):
@@ -112,6 +140,7 @@ class Tracker:
         os.environ.setdefault("COMET_ERROR_TRACKING_ENABLE", "false")
         import comet_ml
 
+        _quiet_comet_console()
         os.makedirs(self.offline_dir, exist_ok=True)  # comet creates one level only
         config = comet_ml.ExperimentConfig(
             name=self.experiment_name,

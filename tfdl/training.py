@@ -37,8 +37,9 @@ from tqdm.auto import tqdm
 from tfdl.checkpoints import CheckpointDir, CheckpointError, model_identity, write_text_atomic
 from tfdl.errors import UserError
 
-# When stderr is no terminal (a file, a CI log), a bar can only print a new line per
-# refresh: one every 10 seconds at most, instead of one per step.
+# When stderr is no terminal (a file, a CI log), a bar writes one update (a line, or a
+# '\r' redraw) every 10 seconds at most, plus its last one, instead of one per step.
+# TFDL_PROGRESS_SECONDS sets another interval (the tests lower it).
 LOG_REFRESH_SECONDS = 10.0
 # The key under which an evaluation step reports how many examples it scored.
 _EXAMPLES = "_examples"
@@ -58,7 +59,8 @@ def progress_pacing(stream=None):
     stream = sys.stderr if stream is None else stream
     if getattr(stream, "isatty", lambda: False)():
         return {}
-    return {"mininterval": LOG_REFRESH_SECONDS, "maxinterval": LOG_REFRESH_SECONDS * 6}
+    seconds = float(os.environ.get("TFDL_PROGRESS_SECONDS", LOG_REFRESH_SECONDS))
+    return {"mininterval": seconds, "maxinterval": seconds * 6}
 
 
 def make_strategy(distribute=None):
@@ -523,7 +525,8 @@ class Trainer:
                     postfix["val_loss"] = f"{val['loss']:.4f}"
                     if self.tracker is not None:
                         self.tracker.log_metrics({f"val_{k}": v for k, v in val.items()}, step=step)
-                bar.set_postfix(postfix)
+                # No refresh of its own: the bar redraws at update(), paced as above.
+                bar.set_postfix(postfix, refresh=False)
                 bar.update(1)
                 if step % cfg.checkpoint_every == 0 or last:
                     save_started = time.perf_counter()

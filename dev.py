@@ -3,6 +3,7 @@
 
     python3 dev.py demo          # .venv + install, train the folk-music RNN, write songs
     python3 dev.py test [ARGS]   # .venv + install, ruff, pytest (ARGS are passed to pytest)
+    python3 dev.py lock          # re-resolve the newest allowed versions into constraints.txt
 
 Standard library only: this is the first thing run on a fresh machine.
 """
@@ -19,7 +20,10 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 # Written after a successful install; newer than these files means nothing to re-install.
 STAMP = VENV / ".tfdl-installed"
-INSTALL_INPUTS = [ROOT / "setup.cfg", ROOT / "pyproject.toml"]
+# The exact versions the suite last passed with (pip freeze of a known-good venv). dev.py
+# and so CI install with it; users installing tfdl get setup.cfg's ranges instead.
+CONSTRAINTS = ROOT / "constraints.txt"
+INSTALL_INPUTS = [ROOT / "setup.cfg", ROOT / "pyproject.toml", CONSTRAINTS]
 
 # The demo: one minute of training (the recipe for a time budget picks the model for
 # this machine and shows the trainer at work), then songs a musician can play from the
@@ -32,7 +36,7 @@ DEMO_GENERATE = [
 ]  # fmt: skip
 LINT_PATHS = ["tfdl", "tests", "bench", "abc_data", "dev.py"]
 
-USAGE = "usage: python3 dev.py demo | python3 dev.py test [PYTEST ARGS...]"
+USAGE = "usage: python3 dev.py demo | python3 dev.py test [PYTEST ARGS...] | python3 dev.py lock"
 
 
 def venv_exe(name):
@@ -58,18 +62,59 @@ def check(cmd):
         sys.exit(code)
 
 
-def ensure_venv():
-    """Create .venv and install tfdl into it (editable, with test extras) when needed."""
-    python = venv_exe("python")
+def constraint_args():
+    """``-c constraints.txt`` when it exists; its pins apply to the Python it names."""
+    return ["-c", CONSTRAINTS] if CONSTRAINTS.exists() else []
+
+
+def ensure_venv(venv=VENV, constrained=True):
+    """Create ``venv`` and install tfdl into it (editable, with test extras) when needed."""
+    bin_dir = venv / BIN.relative_to(VENV)
+    python = bin_dir / ("python.exe" if os.name == "nt" else "python")
+    stamp = venv / STAMP.name
+    pins = constraint_args() if constrained else []
     if not python.exists():
-        check([sys.executable, "-m", "venv", VENV])
+        check([sys.executable, "-m", "venv", venv])
         # The pip bundled with an older Python may predate editable installs from pyproject.
-        check([python, "-m", "pip", "install", "--upgrade", "pip"])
+        check([python, "-m", "pip", "install", "--upgrade", "pip", *pins])
     newest_input = max(p.stat().st_mtime for p in INSTALL_INPUTS if p.exists())
-    if not STAMP.exists() or STAMP.stat().st_mtime <= newest_input:
-        check([python, "-m", "pip", "install", "-e", ".[test]"])
-        STAMP.touch()
+    if not stamp.exists() or stamp.stat().st_mtime <= newest_input:
+        check([python, "-m", "pip", "install", "-e", ".[test]", *pins])
+        stamp.touch()
     return python
+
+
+def lock():
+    """Write constraints.txt: the newest versions setup.cfg allows, resolved in a fresh venv.
+
+    Run it to move the development and CI installs to newer libraries, then run
+    ``python3 dev.py test`` (which re-installs from the new file) and commit the file only
+    if the suite passes. Each pin carries the Python version it was resolved on, so on
+    another Python pip resolves freely rather than failing on a pin that has no wheel.
+    """
+    scratch = ROOT / ".venv-lock"
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    python = ensure_venv(scratch, constrained=False)
+    frozen = subprocess.run(
+        [python, "-m", "pip", "freeze", "--all", "--exclude-editable"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    pins = sorted(
+        (line for line in frozen.splitlines() if "==" in line and not line.startswith("-e ")),
+        key=str.lower,
+    )
+    header = [
+        "# Exact versions for dev.py and CI: python3 dev.py lock writes this file from a",
+        "# fresh venv with the newest versions setup.cfg allows. setup.cfg keeps the ranges",
+        f"# users install with. Resolved on Python {version}; other Pythons resolve freely.",
+    ]
+    lines = [f'{pin} ; python_version == "{version}"' for pin in pins]
+    CONSTRAINTS.write_text("\n".join(header + lines) + "\n")
+    shutil.rmtree(scratch)
+    print(f"wrote {len(lines)} pins to {CONSTRAINTS.name}; now run: python3 dev.py test")
+    return 0
 
 
 def demo():
@@ -132,6 +177,8 @@ def main(argv):
         return demo()
     if argv[:1] == ["test"]:
         return test(argv[1:])
+    if argv == ["lock"]:
+        return lock()
     print(USAGE, file=sys.stderr)
     return 2
 

@@ -375,7 +375,13 @@ def test_offline_data_is_grey_and_grey_faces_see_every_image_grey(offline_faces,
 def test_offline_models_call_colour_photos_of_faces_faces(config, offline_faces, tmp_path):
     # Trained on grey faces (LFW's) against colour and sharper not-faces, the default
     # models called colour photos not-faces: mean P(face) 0.09 (CNN), 0.01 (DB-VAE).
-    # Over seeds 0-2 these settings give 0.77-0.95, with 75-100 % of the faces > 0.5.
+    # Measured with bench/face_seeds.py over seeds 0-4 (tensorflow 2.21.0, keras 3.15.1,
+    # constraints.txt): mean P(face) on the 20 colour faces 0.86-0.99 (CNN), 0.72-0.99
+    # (DB-VAE); on the 20 colour not-faces 0.15-0.36 (CNN), 0.16-0.28 (DB-VAE); the gap
+    # between them 0.59-0.75 (CNN), 0.49-0.74 (DB-VAE). The share of faces above 0.5 is
+    # too coarse to judge (13 of 20 against 14 on seed 0, DB-VAE), so the test asserts
+    # the means: faces above 0.5 (worst seed 0.72) and above the not-faces by 0.3 (worst
+    # seed 0.49), margins of about 0.2.
     faces, not_faces = colour_photos()
     folder = tmp_path / "photos"
     for group, images in (("faces", faces), ("not_faces", not_faces)):
@@ -386,10 +392,15 @@ def test_offline_models_call_colour_photos_of_faces_faces(config, offline_faces,
     assert settings["colour"] == "grey"
     result = evaluate_saved(tmp_path / "m", test_faces=folder)  # what --test-faces prints
     assert result["colour"] == "grey" and result["accuracy"] == settings["accuracy"]
-    assert result["groups"]["faces"] > 0.6 and result["groups"]["not_faces"] < 0.4, result
+    groups = result["groups"]  # the mean P(face) of each folder, through PNG files
+    assert groups["faces"] > 0.5 and groups["faces"] - groups["not_faces"] > 0.3, result
     model, _ = load_faces_model(tmp_path / "m")
-    p = face_probabilities(model, data.in_colour(faces, "grey"))
-    assert np.mean(p > 0.5) >= 0.7, p
+    p_faces = face_probabilities(model, data.in_colour(faces, "grey"))
+    p_not_faces = face_probabilities(model, data.in_colour(not_faces, "grey"))
+    assert np.mean(p_faces) > 0.5 and np.mean(p_faces) - np.mean(p_not_faces) > 0.3, (
+        p_faces,
+        p_not_faces,
+    )
 
 
 # -- training, saving, evaluating -------------------------------------------------------------

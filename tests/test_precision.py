@@ -100,7 +100,10 @@ def test_float16_training_scales_the_loss(tmp_path):
     try:
         keras.utils.set_random_seed(0)
         model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
-        config = TrainConfig(steps=40, checkpoint_every=20)
+        # 80 steps: over seeds 0-4 the loss ends at 0.00001-0.011 of its start (float32
+        # alike: 0.00002-0.008); after 40 steps seeds 1 and 4 were still at 0.23 and
+        # 0.12 of it (float32 0.19 and 0.10), within reach of the 0.1 asserted below.
+        config = TrainConfig(steps=80, checkpoint_every=40)
         trainer = Trainer(model, keras.optimizers.Adam(0.05), mse, tmp_path, config, progress=False)
         history = trainer.fit(data)
     finally:
@@ -108,7 +111,7 @@ def test_float16_training_scales_the_loss(tmp_path):
     assert isinstance(trainer.optimizer, keras.optimizers.LossScaleOptimizer)
     assert history.losses[-1] < 0.1 * history.losses[0]
     # steps whose scaled float16 gradients overflowed were skipped, and the scale lowered
-    assert 30 < int(trainer.optimizer.iterations.numpy()) <= 40
+    assert 70 < int(trainer.optimizer.iterations.numpy()) <= 80  # seeds 0-4: 77-79
 
 
 def test_cli_precision_mixed_trains_and_restores_the_policy(tunes_file, tmp_path, capsys):

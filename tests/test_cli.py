@@ -279,7 +279,7 @@ def test_cli_stderr_holds_no_tensorflow_start_up_lines(tmp_path):
     assert "absl::InitializeLog" not in done.stderr and "cuda" not in done.stderr.lower()
     # TFDL_VERBOSE=1 lets TensorFlow speak again
     loud = subprocess.run(
-        [sys.executable, "-c", "import tfdl"],
+        [sys.executable, "-c", "import tfdl, tensorflow"],
         capture_output=True,
         text=True,
         env={**env, "TFDL_VERBOSE": "1"},

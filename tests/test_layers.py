@@ -107,10 +107,16 @@ def test_sampling_rejects_mismatched_pair():
         Sampling()([np.zeros((2, 3), "float32"), np.zeros((2, 4), "float32")])
 
 
+# Keras imported before tfdl, after it, or only by a tfdl module: in each order,
+# importing tfdl is all a script needs to load a file of tfdl layers.
+IMPORT_ORDERS = {
+    "keras first": "import numpy as np, keras\nimport tfdl",
+    "tfdl first": "import tfdl\nimport numpy as np, keras",
+    "keras through tfdl.training": "import tfdl.training\nimport numpy as np, keras",
+}
 _CHILD = """
 import json, sys
-import numpy as np, keras
-import tfdl  # registration only: no custom_objects below
+{imports}  # registration only: no custom_objects below
 model = keras.models.load_model(sys.argv[1])
 x = np.load(sys.argv[2])
 out = keras.ops.convert_to_numpy(model(x))
@@ -118,7 +124,8 @@ print(json.dumps(out.tolist()))
 """
 
 
-def test_keras_file_loads_in_a_fresh_process_without_custom_objects(tmp_path):
+@pytest.mark.parametrize("imports", IMPORT_ORDERS.values(), ids=IMPORT_ORDERS.keys())
+def test_keras_file_loads_in_a_fresh_process_without_custom_objects(imports, tmp_path):
     inputs = keras.Input((6,))
     hidden = DenseLayer(4)(inputs)
     z = Sampling(seed=3)([hidden, keras.layers.Dense(4)(hidden)])
@@ -130,7 +137,7 @@ def test_keras_file_loads_in_a_fresh_process_without_custom_objects(tmp_path):
     expected = keras.ops.convert_to_numpy(model(x))  # first draw after saving
 
     out = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(path), str(tmp_path / "x.npy")],
+        [sys.executable, "-c", _CHILD.format(imports=imports), str(path), str(tmp_path / "x.npy")],
         capture_output=True,
         text=True,
         check=True,
@@ -144,3 +151,18 @@ def test_public_names_are_registered():
         name = keras.saving.get_registered_name(obj)
         assert name.startswith("tfdl>")
         assert keras.saving.get_registered_object(name) is obj
+
+
+def test_import_tfdl_and_the_commands_help_load_no_tensorflow():
+    code = (
+        "import sys, tfdl, tfdl.cli\n"
+        "from tfdl.cli import _parser\n"
+        "_parser()\n"
+        "print(sorted(m for m in ('tensorflow', 'keras', 'music21') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+    help_text = subprocess.run(
+        [sys.executable, "-m", "tfdl.cli", "--version"], capture_output=True, text=True, check=True
+    )
+    assert help_text.stdout.strip() == f"tfdl {tfdl.__version__}"

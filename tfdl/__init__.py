@@ -1,15 +1,18 @@
 """tfdl: the MIT 6.S191 labs 1 and 2 as a Keras 3 package you can keep.
 
-Importing tfdl registers every custom layer and model with Keras, so
-``keras.models.load_model("x.keras")`` works without ``custom_objects``. It starts
-TensorFlow without its C++ log lines (`tfdl.quiet`; ``TFDL_VERBOSE=1`` shows them).
+``import tfdl`` is instant: TensorFlow and Keras load when something first needs them.
+When Keras loads, every tfdl layer and model is registered with it, so
+``keras.models.load_model("x.keras")`` works without ``custom_objects``; TensorFlow
+starts without its C++ log lines (`tfdl.quiet`; ``TFDL_VERBOSE=1`` shows them).
 """
 
 __version__ = "0.1.0"
 
-from tfdl.quiet import start_tensorflow  # noqa: E402
+from tfdl.lazy import lazy_exports  # noqa: E402
+from tfdl.quiet import watch_imports  # noqa: E402
 
-start_tensorflow()  # before anything else imports TensorFlow: no C++ start-up noise
+watch_imports()
 
-from tfdl import layers, models  # noqa: E402,F401  (registration side effect)
-from tfdl.layers import DenseLayer, Sampling  # noqa: E402,F401
+__getattr__, __dir__ = lazy_exports(
+    __name__, {"DenseLayer": "tfdl.layers", "Sampling": "tfdl.layers"}
+)

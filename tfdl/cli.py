@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 
+import tfdl
 from tfdl.digits import cli as digits_cli
 from tfdl.errors import UserError
 from tfdl.faces import cli as faces_cli
@@ -25,6 +26,7 @@ def _parser():
     parser = argparse.ArgumentParser(
         prog="tfdl", description="the MIT 6.S191 labs as a package: music, digits, faces"
     )
+    parser.add_argument("--version", action="version", version=f"tfdl {tfdl.__version__}")
     groups = parser.add_subparsers(dest="group", required=True)
     for task in (music_cli, digits_cli, faces_cli):
         task.add_commands(groups)
@@ -44,8 +46,6 @@ def _is_user_error(error):
 
 def main(argv=None):
     args = _parser().parse_args(argv)
-    from tfdl.training import WorkerLostError
-
     try:
         return args.handler(args)
     except KeyboardInterrupt:
@@ -55,7 +55,8 @@ def main(argv=None):
         if not _is_user_error(e) or os.environ.get("TFDL_DEBUG"):
             raise
         print(f"tfdl: error: {e}", file=sys.stderr)
-        if isinstance(e, WorkerLostError):
+        training = sys.modules.get("tfdl.training")  # not loaded: no worker was lost
+        if training is not None and isinstance(e, training.WorkerLostError):
             # TensorFlow's shutdown would wait on the lost worker for seconds to minutes;
             # the run is over (and saved up to its last checkpoint): leave now.
             sys.stdout.flush()

@@ -6,14 +6,20 @@
 - `tfdl.digits.cli`: those two commands.
 """
 
-from tfdl.digits.data import Digits, load_digits  # noqa: F401
-from tfdl.digits.models import DigitCNN, DigitDense  # noqa: F401
-from tfdl.digits.train import (  # noqa: F401
-    DigitsConfig,
-    build_model,
-    digits_loss,
-    evaluate_digits,
-    evaluate_saved,
-    load_digits_model,
-    train_digits,
-)
+from tfdl.lazy import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "Digits": "tfdl.digits.data",
+        "load_digits": "tfdl.digits.data",
+        "DigitCNN": "tfdl.digits.models",
+        "DigitDense": "tfdl.digits.models",
+        "DigitsConfig": "tfdl.digits.config",
+        **dict.fromkeys(
+            ["build_model", "digits_loss", "evaluate_digits", "evaluate_saved",
+             "load_digits_model", "train_digits"],
+            "tfdl.digits.train",
+        ),
+    },
+)  # fmt: skip

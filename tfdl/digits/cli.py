@@ -10,7 +10,7 @@ from tfdl.command import (
     train_command,
     training_run_arguments,
 )
-from tfdl.digits.train import DigitsConfig, evaluate_saved, train_digits
+from tfdl.digits.config import DigitsConfig
 
 
 def add_commands(groups):
@@ -47,6 +47,8 @@ def add_commands(groups):
 
 
 def _train(args):
+    from tfdl.digits.train import train_digits
+
     keys = ("model", "loop", "source", "accuracy", "loss", "n", "steps_done", "train_seconds")
     return train_command(
         train_digits, DigitsConfig, args, keys, resume=args.resume, limit=args.limit
@@ -54,5 +56,7 @@ def _train(args):
 
 
 def _evaluate(args):
+    from tfdl.digits.train import evaluate_saved
+
     print(json.dumps(evaluate_saved(args.model, args.data, limit=args.limit, log=log)))
     return 0

@@ -9,17 +9,22 @@
 - `tfdl.faces.cli`: those two commands.
 """
 
-from tfdl.faces.data import Faces, load_faces, load_test_faces  # noqa: F401
-from tfdl.faces.models import DBVAE, FaceCNN  # noqa: F401
-from tfdl.faces.train import (  # noqa: F401
-    FacesConfig,
-    build_model,
-    evaluate_saved,
-    face_probabilities,
-    group_probabilities,
-    held_out_accuracy,
-    latent_means,
-    load_faces_model,
-    sample_probabilities,
-    train_faces,
-)
+from tfdl.lazy import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "Faces": "tfdl.faces.data",
+        "load_faces": "tfdl.faces.data",
+        "load_test_faces": "tfdl.faces.data",
+        "DBVAE": "tfdl.faces.models",
+        "FaceCNN": "tfdl.faces.models",
+        "FacesConfig": "tfdl.faces.config",
+        **dict.fromkeys(
+            ["build_model", "evaluate_saved", "face_probabilities", "group_probabilities",
+             "held_out_accuracy", "latent_means", "load_faces_model", "sample_probabilities",
+             "train_faces"],
+            "tfdl.faces.train",
+        ),
+    },
+)  # fmt: skip

@@ -9,7 +9,7 @@ from tfdl.command import (
     train_command,
     training_run_arguments,
 )
-from tfdl.faces.train import FacesConfig, evaluate_saved, train_faces
+from tfdl.faces.config import FacesConfig
 
 
 def add_commands(groups):
@@ -40,11 +40,15 @@ def add_commands(groups):
 
 
 def _train(args):
+    from tfdl.faces.train import train_faces
+
     keys = ("model", "source", "colour", "accuracy", "n", "steps_done", "train_seconds")
     return train_command(train_faces, FacesConfig, args, keys, resume=args.resume)
 
 
 def _evaluate(args):
+    from tfdl.faces.train import evaluate_saved
+
     if args.plot and not args.test_faces:
         raise ValueError("--plot draws the per-group chart: give --test-faces too")
     result = evaluate_saved(args.model, args.data, args.test_faces, log=log)

@@ -19,7 +19,7 @@ from tfdl.music import cli as music_cli
 # Modules whose user errors are still plain ValueError or OSError: what they raise
 # themselves keeps its one-line report until they raise UserError (errors raised
 # inside the libraries they call stay tracebacks).
-_NOT_YET_USER_ERRORS = ("tfdl.digits", "tfdl.faces", "tfdl.task", "tfdl.music.studio")
+_NOT_YET_USER_ERRORS = ("tfdl.music.studio",)
 
 
 def _parser():

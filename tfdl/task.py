@@ -73,7 +73,7 @@ def resumed_config(config_class, config, out_dir):
         return config_class(**{k: v for k, v in saved.items() if k in names})
     refuse_changes(_as_json(dataclasses.asdict(config)), saved, free=("epochs",))
     if config.epochs < saved["epochs"]:
-        raise ValueError(
+        raise UserError(
             f"epochs is {config.epochs} but the run being resumed planned {saved['epochs']}: "
             "resume with as many epochs or more"
         )

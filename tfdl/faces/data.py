@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tfdl.errors import MissingFileError, UserError
+
 IMAGE_SHAPE = (64, 64, 3)
 H5 = "h5"
 SKIMAGE = "skimage-lfw"
@@ -111,14 +113,14 @@ class Faces:
         faces, not_faces = self.train_faces, self.train_not_faces
         half = batch_size // 2
         if half < 1 or half > min(len(faces), len(not_faces)):
-            raise ValueError(
+            raise UserError(
                 f"batch size {batch_size} needs 1..{min(len(faces), len(not_faces))} faces and "
                 "not-faces per half-batch"
             )
         if p_faces is not None:
             p_faces = np.asarray(p_faces, np.float64)
             if p_faces.shape != (len(faces),):
-                raise ValueError(
+                raise UserError(
                     f"p_faces needs one probability per train face ({len(faces)}), "
                     f"got shape {p_faces.shape}"
                 )
@@ -139,7 +141,7 @@ def in_colour(images, colour):
     """Float images (..., 64, 64, 3) as ``colour`` images: ``"grey"`` puts their luma
     (skimage's ``rgb2gray``) in all three channels, ``"rgb"`` leaves them as they are."""
     if colour not in COLOURS:
-        raise ValueError(f"unknown colour {colour!r}; choose one of {', '.join(COLOURS)}")
+        raise UserError(f"unknown colour {colour!r}; choose one of {', '.join(COLOURS)}")
     if colour == RGB:
         return images
     grey = np.asarray(images, np.float32) @ _LUMA  # (..., 64, 64)
@@ -164,32 +166,32 @@ def load_face_h5(path, test_fraction=0.1, seed=0):
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no face data file at {path}")
+        raise MissingFileError(f"no face data file at {path}")
     try:
         f = h5py.File(path, "r")
     except OSError as e:
-        raise ValueError(f"cannot read {path} as HDF5: {e}") from None
+        raise UserError(f"cannot read {path} as HDF5: {e}") from None
     missing = [k for k in ("images", "labels") if k not in f]
     if missing:
         keys = ", ".join(sorted(f.keys())) or "nothing"
         f.close()
-        raise ValueError(f"{path} has no {' or '.join(missing)} dataset (it holds: {keys})")
+        raise UserError(f"{path} has no {' or '.join(missing)} dataset (it holds: {keys})")
     images, labels = f["images"], np.asarray(f["labels"][...]).reshape(-1).astype(np.float32)
     if images.ndim != 4 or tuple(images.shape[1:]) != IMAGE_SHAPE:
         f.close()
-        raise ValueError(f"{path}: images must be (N, 64, 64, 3), got {tuple(images.shape)}")
+        raise UserError(f"{path}: images must be (N, 64, 64, 3), got {tuple(images.shape)}")
     if images.dtype != np.uint8:
         f.close()
-        raise ValueError(f"{path}: images must be uint8 in 0..255, got {images.dtype}")
+        raise UserError(f"{path}: images must be uint8 in 0..255, got {images.dtype}")
     if len(labels) != images.shape[0] or not np.isin(labels, (0.0, 1.0)).all():
         f.close()
-        raise ValueError(
+        raise UserError(
             f"{path}: labels must be one 0 or 1 per image ({images.shape[0]}), got "
             f"{len(labels)} values in {sorted(set(np.unique(labels).tolist()))[:5]}"
         )
     if labels.sum() < 2 or (1 - labels).sum() < 2:
         f.close()
-        raise ValueError(f"{path}: needs at least 2 faces and 2 not-faces")
+        raise UserError(f"{path}: needs at least 2 faces and 2 not-faces")
     train, test = _split(labels, test_fraction, seed)
     return Faces(images, labels, train, test, H5, str(path))
 
@@ -290,9 +292,9 @@ def check_images(images, what="images"):
     """A clear error unless ``images`` is float (n, 64, 64, 3) in [0, 1]."""
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[1:] != IMAGE_SHAPE:
-        raise ValueError(f"{what} must be (n, 64, 64, 3), got shape {images.shape}")
+        raise UserError(f"{what} must be (n, 64, 64, 3), got shape {images.shape}")
     if images.size and (images.min() < 0 or images.max() > 1):
-        raise ValueError(
+        raise UserError(
             f"{what} must be in [0, 1], got values in [{images.min():.3g}, {images.max():.3g}]"
         )
     return images.astype(np.float32)
@@ -305,19 +307,19 @@ def load_test_faces(directory):
 
     directory = Path(directory)
     if not directory.is_dir():
-        raise FileNotFoundError(f"no test-face directory at {directory}")
+        raise MissingFileError(f"no test-face directory at {directory}")
     groups = {}
     for folder in sorted(p for p in directory.iterdir() if p.is_dir()):
         files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
-            raise ValueError(f"test-face group folder {folder} holds no images")
+            raise UserError(f"test-face group folder {folder} holds no images")
         images = []
         for file in files:
             try:
                 images.append(_to_rgb64(img_as_float(imread(file))))
             except Exception as e:  # imageio raises many types for a bad file
-                raise ValueError(f"cannot read test face {file}: {e}") from None
+                raise UserError(f"cannot read test face {file}: {e}") from None
         groups[folder.name] = np.stack(images)
     if not groups:
-        raise ValueError(f"{directory} holds no group folders (expected DIR/<group>/*.png)")
+        raise UserError(f"{directory} holds no group folders (expected DIR/<group>/*.png)")
     return groups

@@ -161,7 +161,7 @@ def train_val_split(
     between training and validation.
     """
     if not 0.0 < val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be strictly between 0 and 1, got {val_fraction!r}")
+        raise UserError(f"val_fraction must be strictly between 0 and 1, got {val_fraction!r}")
     n = len(tunes)
     n_val = min(max(round(n * val_fraction), 1), n - 1) if n >= 2 else 0
     val_idx = set(np.random.default_rng(seed).permutation(n)[:n_val].tolist())

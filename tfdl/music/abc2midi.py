@@ -15,6 +15,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tfdl.errors import MissingFileError
+
 _MESSAGE = re.compile(r"(Error|Warning) in line-char (\d+)-\d+ : (.*)")
 _BAR_WARNING = re.compile(r"Track \d+ Bar (\d+) has .* time units while the time signature has")
 
@@ -51,11 +53,11 @@ def count_bar_lines(song):
 def abc2midi_check(songs, program=None, timeout=120):
     """`Abc2midiCheck` for each song (ABC text with a header), in order.
 
-    Raises FileNotFoundError when abc2midi is not installed.
+    Raises `MissingFileError` (a FileNotFoundError) when abc2midi is not installed.
     """
     program = program or find_abc2midi()
     if program is None:
-        raise FileNotFoundError("abc2midi is not installed (Debian: apt-get install abcmidi)")
+        raise MissingFileError("abc2midi is not installed (Debian: apt-get install abcmidi)")
     songs = list(songs)
     texts, starts, line = [], [], 1
     for n, song in enumerate(songs, 1):

@@ -123,9 +123,10 @@ def test_a_budgeted_run_stops_on_time_and_records_its_recipe(tunes_file, tmp_pat
     settings = train_music(config, out, tunes_file, tracking="off", progress=False)
     assert settings["recipe"] == "auto"
     assert settings["steps_done"] <= settings["steps"]
-    # Probe, data and every step inside the 9 s budget (the trainer's clock starts after
-    # the probe, so its seconds are less than the budget).
-    assert settings["train_seconds"] <= 9.0
+    # The trainer gets what the data and the probe left of the 9 s budget (that it stops
+    # within its share is the Trainer's own test, on a fake clock: no wall-clock bound here).
+    run = json.loads((out / "checkpoints" / "run.json").read_text())
+    assert 1.0 <= run["max_seconds"] < 9.0
     why = settings["recipe_why"]
     assert list(why["seconds_per_step"]) == ["LSTM 16"]
     assert why["user_fixed"] == sorted(["rnn_units", "embedding_dim", "batch_size", "seq_length"])

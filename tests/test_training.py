@@ -1,6 +1,5 @@
 import json
 import signal
-import time
 
 import keras
 import numpy as np
@@ -196,19 +195,29 @@ def test_evaluate_averages_per_example_even_with_a_short_tail_batch(tmp_path, re
 
 
 def test_a_time_budget_stops_training_in_time_with_a_final_evaluation_and_checkpoint(tmp_path):
-    # A step that takes ~20 ms: 10,000 of them would take minutes, the budget is 1.5 s.
+    # A fake clock that only the loss moves: each call (a training step, or a validation
+    # batch) takes 1/64 s of it (exact in binary), so the run is the same on any machine.
+    # 10,000 steps would take 156 s; the budget is 1.5 s.
+    tick = 2.0**-6
+    now = [0.0]
+
     def slow_loss(model, batch, training):
-        tf.py_function(lambda: time.sleep(0.02), [], [])
+        tf.py_function(lambda: now.__setitem__(0, now[0] + tick), [], [])
         return mse_loss(model, batch, training)
 
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     cfg = TrainConfig(steps=10_000, eval_every=10_000, checkpoint_every=10_000, max_seconds=1.5)
-    trainer = Trainer(model, keras.optimizers.Adam(0.05), slow_loss, tmp_path, cfg, progress=False)
+    trainer = Trainer(
+        model, keras.optimizers.Adam(0.05), slow_loss, tmp_path, cfg, progress=False,
+        clock=lambda: now[0],
+    )  # fmt: skip
     history = trainer.fit(regression_data(), val_data=regression_data())
     last = history.steps[-1]
-    assert 10 < last < 10_000
-    assert history.seconds[-1] <= 1.5
+    assert history.seconds == [tick * step for step in history.steps]
+    # It stops when the time left no longer holds the slowest step (one tick): after step
+    # 95 one tick is left, after step 96 (1.5 s) none.
+    assert last == 96 and history.seconds[-1] == 1.5
     assert history.val_steps == [last]  # the final evaluation, at the step it stopped
     assert CheckpointDir(tmp_path / "checkpoints").latest().name == f"ckpt-{last:08d}"
 

@@ -274,6 +274,8 @@ class Trainer:
         strategy: a ``tf.distribute.Strategy`` or None for the current one.
         tracker: a `tfdl.tracking.Tracker` or None.
         progress: show a tqdm progress bar.
+        clock: a function returning seconds, for ``history.seconds`` and the time
+            budget (tests pass a fake one).
     """
 
     def __init__(
@@ -287,6 +289,7 @@ class Trainer:
         strategy=None,
         tracker=None,
         progress=True,
+        clock=time.perf_counter,
     ):
         self.strategy = strategy or tf.distribute.get_strategy()
         if model.dtype_policy.compute_dtype == "float16" and not isinstance(
@@ -302,6 +305,7 @@ class Trainer:
         self.config = config or TrainConfig()
         self.tracker = tracker
         self.progress = progress
+        self.clock = clock
         self.checkpoints = CheckpointDir(self.out_dir / "checkpoints", self.config.keep_checkpoints)
         self.history_path = self.checkpoints.directory / HISTORY_FILE
         self.multiworker = isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy)
@@ -453,85 +457,38 @@ class Trainer:
         ``fit`` per epoch, each with newly drawn batches).
         """
         cfg = self.config
-        self._build()
-        ckpt, _, _ = self._checkpoint()
-        history = History()
-        if not resume and self.checkpoints.latest() is not None:
-            # Starting over here would interleave two runs' checkpoints: refuse.
-            raise CheckpointError(
-                f"{self.checkpoints.directory} already holds checkpoints: resume, or train "
-                "into another directory"
-            )
-        if resume:
-            history = self._restore()
+        ckpt, history, iterator = self._begin(train_data, resume, skip_seen)
         start = int(self.step.numpy())
-        self._history_saved = start
-        if callable(train_data):
-            dataset = train_data(start)
-        else:
-            dataset = train_data.repeat().skip(start if skip_seen else 0)
-        iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
-        if self.tracker is not None:
-            self.tracker.log_parameters({"steps": cfg.steps, "start_step": start})
-        bar = tqdm(
-            total=cfg.steps,
-            initial=start,
-            disable=not self.progress,
-            desc="train",
-            unit="step",
-            **progress_pacing(),
-        )
-        running = None
-        postfix = {}
-        if history.val_losses:
-            postfix["val_loss"] = f"{history.val_losses[-1]:.4f}"
         # Continue the clock of the run being resumed, so seconds[-1] is its total time.
-        started = time.perf_counter() - (history.seconds[-1] if history.seconds else 0.0)
-        # Under a time budget: the longest step, validation pass and save seen so far,
-        # which the time left must hold before another step is taken.
-        slowest = {"step": 0.0, "eval": 0.0, "save": 0.0}
+        budget = _Budget(cfg.max_seconds, self.clock, history.seconds[-1] if history.seconds else 0)
+        bar = _ProgressBar(cfg.steps, start, self.progress, history)
         best = None  # (val loss, step, weights) under keep_best
         try:
             while int(self.step.numpy()) < cfg.steps:
-                step_started = time.perf_counter()
-                values = {k: float(v) for k, v in self._train_step(next(iterator)).items()}
+                # The first step of a fit includes compiling it: not a step's time.
+                with budget.timing("step", count=int(self.step.numpy()) > start):
+                    values = {k: float(v) for k, v in self._train_step(next(iterator)).items()}
                 step = int(self.step.numpy())
                 history.steps.append(step)
                 history.losses.append(values["loss"])
-                history.seconds.append(time.perf_counter() - started)
-                if step > start + 1:  # the first step of a fit includes compiling it
-                    slowest["step"] = max(slowest["step"], time.perf_counter() - step_started)
-                last = step == cfg.steps
-                if cfg.max_seconds is not None:
-                    left = cfg.max_seconds - (time.perf_counter() - started)
-                    last = last or self._any_worker(left < sum(slowest.values()))
-                    postfix["left"] = _minutes_seconds(max(0.0, left))
-                # Exponential running mean for the bar: steadier than the last batch.
-                running = (
-                    values["loss"] if running is None else 0.9 * running + 0.1 * values["loss"]
+                history.seconds.append(budget.elapsed())
+                last = step == cfg.steps or (
+                    cfg.max_seconds is not None  # (a collective: only under a budget)
+                    and self._any_worker(budget.no_time_for_another_step())
                 )
-                postfix["loss"] = f"{running:.4f}"
+                bar.after_step(values["loss"], budget.left())
                 if self.tracker is not None and step % cfg.log_every == 0:
                     self.tracker.log_metrics(values, step=step)
                 if val_data is not None and (step % cfg.eval_every == 0 or last):
-                    eval_started = time.perf_counter()
-                    val = self.evaluate(val_data)
-                    slowest["eval"] = max(slowest["eval"], time.perf_counter() - eval_started)
-                    history.val_steps.append(step)
-                    history.val_losses.append(val["loss"])
-                    history.val_metrics.append(val)
+                    with budget.timing("eval"):
+                        val = self._validate(val_data, step, history)
                     if cfg.keep_best and (best is None or val["loss"] < best[0]):
                         best = (val["loss"], step, self.model.get_weights())
-                    postfix["val_loss"] = f"{val['loss']:.4f}"
-                    if self.tracker is not None:
-                        self.tracker.log_metrics({f"val_{k}": v for k, v in val.items()}, step=step)
-                # No refresh of its own: the bar redraws at update(), paced as above.
-                bar.set_postfix(postfix, refresh=False)
-                bar.update(1)
+                    bar.after_validation(val["loss"])
+                bar.show()
                 if step % cfg.checkpoint_every == 0 or last:
-                    save_started = time.perf_counter()
-                    self._save(ckpt, history)
-                    slowest["save"] = max(slowest["save"], time.perf_counter() - save_started)
+                    with budget.timing("save"):
+                        self._save(ckpt, history)
                 if last:
                     break
         except KeyboardInterrupt:
@@ -550,6 +507,39 @@ class Trainer:
         self._finish(history)
         return history
 
+    def _begin(self, train_data, resume, skip_seen):
+        """``(checkpoint, history, batch iterator)`` for a fit, restored when resuming."""
+        self._build()
+        ckpt, _, _ = self._checkpoint()
+        history = History()
+        if not resume and self.checkpoints.latest() is not None:
+            # Starting over here would interleave two runs' checkpoints: refuse.
+            raise CheckpointError(
+                f"{self.checkpoints.directory} already holds checkpoints: resume, or train "
+                "into another directory"
+            )
+        if resume:
+            history = self._restore()
+        start = int(self.step.numpy())
+        self._history_saved = start
+        if callable(train_data):
+            dataset = train_data(start)
+        else:
+            dataset = train_data.repeat().skip(start if skip_seen else 0)
+        if self.tracker is not None:
+            self.tracker.log_parameters({"steps": self.config.steps, "start_step": start})
+        return ckpt, history, iter(self.strategy.experimental_distribute_dataset(dataset))
+
+    def _validate(self, val_data, step, history):
+        """One pass over ``val_data`` at ``step``: recorded in ``history`` and the tracker."""
+        val = self.evaluate(val_data)
+        history.val_steps.append(step)
+        history.val_losses.append(val["loss"])
+        history.val_metrics.append(val)
+        if self.tracker is not None:
+            self.tracker.log_metrics({f"val_{k}": v for k, v in val.items()}, step=step)
+        return val
+
     def _finish(self, history):
         if not is_chief(self.strategy):
             return
@@ -561,3 +551,71 @@ class Trainer:
 
 def _minutes_seconds(seconds):
     return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
+
+
+class _Budget:
+    """A fit's clock, and under a time budget whether another step still fits in it.
+
+    Another step is taken only while the time left holds the slowest step, validation
+    pass and save seen so far: the run then ends with its final evaluation and
+    checkpoint inside the budget.
+    """
+
+    def __init__(self, max_seconds, clock, seconds_before=0.0):
+        self.max_seconds = max_seconds
+        self.clock = clock
+        self.started = clock() - seconds_before
+        self.slowest = {"step": 0.0, "eval": 0.0, "save": 0.0}
+
+    def elapsed(self):
+        return self.clock() - self.started
+
+    def left(self):
+        """Seconds left in the budget, or None without one."""
+        return None if self.max_seconds is None else self.max_seconds - self.elapsed()
+
+    def no_time_for_another_step(self):
+        left = self.left()
+        return left is not None and left < sum(self.slowest.values())
+
+    @contextlib.contextmanager
+    def timing(self, what, count=True):
+        began = self.clock()
+        yield
+        if count:
+            self.slowest[what] = max(self.slowest[what], self.clock() - began)
+
+
+class _ProgressBar:
+    """The tqdm bar of a fit: running loss, latest validation loss, time left."""
+
+    def __init__(self, steps, start, enabled, history):
+        self.bar = tqdm(
+            total=steps, initial=start, disable=not enabled, desc="train", unit="step",
+            **progress_pacing(),
+        )  # fmt: skip
+        self.running = None
+        self.postfix = {}
+        if history.val_losses:
+            self.postfix["val_loss"] = f"{history.val_losses[-1]:.4f}"
+
+    def after_step(self, loss, seconds_left):
+        # An exponential running mean: steadier than the last batch.
+        self.running = loss if self.running is None else 0.9 * self.running + 0.1 * loss
+        if seconds_left is not None:
+            self.postfix["left"] = _minutes_seconds(max(0.0, seconds_left))
+        self.postfix["loss"] = f"{self.running:.4f}"
+
+    def after_validation(self, val_loss):
+        self.postfix["val_loss"] = f"{val_loss:.4f}"
+
+    def show(self):
+        # No refresh of its own: the bar redraws at update(), paced by progress_pacing.
+        self.bar.set_postfix(self.postfix, refresh=False)
+        self.bar.update(1)
+
+    def write(self, message):
+        self.bar.write(message)
+
+    def close(self):
+        self.bar.close()

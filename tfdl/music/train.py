@@ -14,7 +14,6 @@ from tfdl.checkpoints import CheckpointDir, CheckpointError, write_text_atomic
 from tfdl.errors import UserError
 from tfdl.music import abc
 from tfdl.music.dataset import fixed_windows, join_tunes, random_windows
-from tfdl.music.evaluate import evaluate_tunes
 from tfdl.music.generate import SongSampler
 from tfdl.music.model import MusicRNN
 from tfdl.music.recipe import LAB, fit_recipe, lab_recipe
@@ -392,8 +391,3 @@ def train_music(
         return settings
     finally:
         tracker.end()
-
-
-def evaluate_model_on(model, vocab, data):
-    """`evaluate_tunes` on the tunes of an ABC file or directory."""
-    return evaluate_tunes(model, vocab, abc.load_tunes(data))

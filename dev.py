@@ -3,6 +3,7 @@
 
     python3 dev.py demo          # .venv + install, train the folk-music RNN, write songs
     python3 dev.py test [ARGS]   # .venv + install, ruff, pytest (ARGS are passed to pytest)
+    python3 dev.py test --quick  # the same without the tests marked slow
     python3 dev.py lock          # re-resolve the newest allowed versions into constraints.txt
 
 Standard library only: this is the first thing run on a fresh machine.
@@ -36,7 +37,10 @@ DEMO_GENERATE = [
 ]  # fmt: skip
 LINT_PATHS = ["tfdl", "tests", "bench", "abc_data", "dev.py"]
 
-USAGE = "usage: python3 dev.py demo | python3 dev.py test [PYTEST ARGS...] | python3 dev.py lock"
+USAGE = (
+    "usage: python3 dev.py demo | python3 dev.py test [--quick] [PYTEST ARGS...] | "
+    "python3 dev.py lock"
+)
 
 
 def venv_exe(name):
@@ -158,6 +162,8 @@ def songs_summary(songs_dir, synthesiser):
 
 def test(pytest_args):
     python = ensure_venv()
+    if "--quick" in pytest_args:  # everything but the slow marks: while working on a change
+        pytest_args = [a for a in pytest_args if a != "--quick"] + ["-m", "not slow"]
     lint_paths = [p for p in LINT_PATHS if (ROOT / p).exists()]
     ruff_code = run([python, "-m", "ruff", "check", *lint_paths])
     pytest_code = run([python, "-m", "pytest", "-q", *pytest_args])

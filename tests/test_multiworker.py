@@ -12,11 +12,12 @@ import sys
 import time
 
 import numpy as np
-from conftest import TINY_MUSIC
+import pytest
+from conftest import tiny_music
 
 from tfdl.cli import main
 
-SIZES = TINY_MUSIC[2:10]  # --rnn-units 16 --embedding-dim 8 --batch-size 4 --seq-length 40
+pytestmark = pytest.mark.slow  # left out by `python3 dev.py test --quick`
 
 
 def free_ports(n):
@@ -63,7 +64,7 @@ def finish(workers, timeout=150):
 
 def music_args(tunes_file, steps):
     argv = ["music", "train", "--data", str(tunes_file), "--tracking", "off", "--no-progress"]
-    return [*argv, *SIZES, "--steps", str(steps), "--eval-every", "5", "--checkpoint-every", "5"]
+    return [*argv, *tiny_music(progress=True, steps=steps, eval_every=5, checkpoint_every=5)]
 
 
 def test_two_workers_train_as_one_process_keep_one_set_of_checkpoints_and_resume(

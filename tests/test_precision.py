@@ -115,14 +115,12 @@ def test_float16_training_scales_the_loss(tmp_path):
 
 
 def test_cli_precision_mixed_trains_and_restores_the_policy(tunes_file, tmp_path, capsys):
-    from conftest import TINY_MUSIC, last_json_line
+    from conftest import last_json_line, tiny_music
 
     from tfdl.cli import main
 
     argv = ["music", "train", "--data", str(tunes_file), "--out", str(tmp_path / "m")]
-    tiny = [*TINY_MUSIC]
-    tiny[1] = "5"
-    assert main([*argv, *tiny, "--tracking", "off", "--precision", "mixed"]) == 0
+    assert main([*argv, *tiny_music(steps=5), "--tracking", "off", "--precision", "mixed"]) == 0
     assert last_json_line(capsys)["steps_done"] == 5
     # the saved model loads, and scores, under float32
     from tfdl.music.saved import load_music_model

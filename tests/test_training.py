@@ -304,3 +304,16 @@ def test_keep_best_ends_with_the_weights_of_the_best_validation_loss(tmp_path):
     assert 0 < best < len(history.val_losses) - 1  # fell, then rose
     assert history.best_step == history.val_steps[best]
     assert trainer.evaluate(val)["loss"] == pytest.approx(history.val_losses[best], rel=1e-5)
+
+
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_train_step_takes_the_step_fit_takes(replicas, tmp_path):
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]) if replicas == 2 else None
+    fitted = make(tmp_path / "fit", steps=1, strategy=strategy, checkpoint_every=1)
+    history = fitted.fit(regression_data())
+    stepped = make(tmp_path / "step", steps=1, strategy=strategy)
+    values = stepped.train_step(next(iter(regression_data())))  # fit's first batch
+    assert values["loss"] == pytest.approx(history.losses[0], rel=1e-6)
+    for a, b in zip(fitted.model.get_weights(), stepped.model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    assert int(stepped.step.numpy()) == 1

@@ -364,6 +364,20 @@ class Trainer:
         per_replica = self.strategy.run(tf.identity, args=(value,))
         return self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
+    def train_step(self, batch):
+        """One optimizer step on ``batch`` (a global batch); returns its loss and metrics.
+
+        `fit` takes its steps through the same compiled function; this is for code that
+        times or drives single steps (the music recipe's speed probe).
+        """
+        if not self.optimizer.built:
+            self._build()
+        if self.strategy.num_replicas_in_sync > 1:  # split it as a dataset's batch would be
+            batch = next(iter(self.strategy.experimental_distribute_dataset(
+                tf.data.Dataset.from_tensors(batch)
+            )))  # fmt: skip
+        return {k: float(v) for k, v in self._train_step(batch).items()}
+
     # -- evaluation ----------------------------------------------------------------
 
     def evaluate(self, data):

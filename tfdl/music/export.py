@@ -40,9 +40,9 @@ SOUNDFONTS = (
 )
 SAMPLE_RATE = 22050  # Hz: plenty for a melody, half the size of CD quality
 TOOL_TIMEOUT = 120  # seconds for one song in one external program
-# A pool takes 0.1-0.5 s to start and stop (measured, forking a process that holds
-# TensorFlow, on a busy 2-core machine); checking and writing MIDI for one song takes
-# ~0.05 s. Below 16 songs per process a pool costs more than it saves.
+# Starting and stopping a pool costs as much as checking and writing MIDI for about 16
+# songs (bench/export_bench.py measures both): below that a process costs more than it
+# saves.
 SONGS_PER_PROCESS = 16
 
 # TimGM6mb (6 MB) rather than fluid-soundfont-gm (145 MB): the same 128 General MIDI

@@ -1,5 +1,7 @@
 """The lab-1 music model: Embedding -> LSTM -> Dense logits over characters."""
 
+import math
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -129,3 +131,15 @@ class MusicRNN(keras.Model):
             "rnn_units": self.rnn_units,
             "dropout": self.dropout,
         }
+
+
+def music_loss(model, batch, training):
+    """Mean next-character cross-entropy over a batch of windows: nats, and bits per char.
+
+    The ``loss_fn`` that `tfdl.training.Trainer` trains a `MusicRNN` with.
+    """
+    inputs, targets = batch  # (batch, time) each
+    logits = model(inputs, training=training)  # (batch, time, vocab)
+    nats = keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)
+    loss = keras.ops.mean(nats)
+    return loss, {"bits_per_char": loss / math.log(2)}

@@ -18,14 +18,17 @@ from measurements:
 4. **Schedule.** Warm-up over the first steps, then cosine decay to 1 % at the
    last planned step, so the learning rate reaches its floor when the budget ends.
 
-Every choice and the numbers behind it go into ``settings.json`` under ``recipe``.
+Every choice goes into ``settings.json``: the recipe's name under ``recipe``, and the
+measurements and rules behind it under ``recipe_why``. The measurements behind the
+constants below are in ``bench/budget_results.json`` (``bench/budget_bench.py``) and the
+README's section on time budgets; the comments say what each one decides.
 """
 
+import tempfile
 import time
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 # The MIT lab's lab 1 hyperparameters, exactly: for people following the course.
 LAB = {
@@ -41,30 +44,28 @@ LAB = {
 }
 LAB_STEPS = 3000
 
-# Candidate (embedding_dim, rnn_units), smallest first. 256 units train at ~24 k
-# characters a second on a 2-core CPU, 640 at ~8 k; 1024 is for GPUs and long budgets.
+# Candidate (embedding_dim, rnn_units), smallest first; the probe times them on the
+# user's machine, so the large ones are chosen only where they train fast (GPUs) or the
+# budget is long.
 SIZES = ((32, 128), (64, 256), (96, 384), (128, 512), (128, 640), (192, 768), (256, 1024))
-# 32 windows of 100 characters. Measured on the 800-tune corpus with LSTM 256 and
-# 2 minutes (bench/budget_bench.py): held-out 1.458 nats/char at 32 x 100 against
-# 1.496 at 16 x 100, 1.570 at 64 x 100 and 1.608 at 32 x 200. The budget buys
+# 32 windows of 100 characters: the best of the batch x window sweep at a fixed budget
+# (smaller and larger batches, and longer windows, ended higher). The budget buys
 # updates, and an LSTM step costs in proportion to the window's length.
 BATCH_SIZE = 32
 SEQ_LENGTH = 100
-# Adam's peak rate with warm-up and clipping: 1e-2 beat 5e-3 and 3e-3 in the same
-# runs (2e-2 was no better), stable for 128 to 640 units here.
+# Adam's peak rate with warm-up and clipping: the best of the sweep (half of it and
+# double it were no better), stable for 128 to 640 units.
 LEARNING_RATE = 1e-2
 CLIP_NORM = 1.0
 # Warm-up: 5 % of the planned steps, at most 100.
 WARMUP_FRACTION = 0.05
 MAX_WARMUP_STEPS = 100
-# Measured (bench/budget_bench.py): the size rule's threshold. In 2 minutes on the
-# 800-tune corpus LSTM 256 (3.7 characters per parameter) ended at 1.57 nats/char and
-# LSTM 384 (0.9) at 1.69.
+# The size rule's threshold: below it, in the same budget, the next size down ended
+# lower (an underfitted large model loses to a trained small one).
 CHARS_PER_PARAMETER = 4.0
-# And a cap from the data: at most this many parameters per training character. With
-# 20 minutes on the 800-tune corpus (188 k characters) LSTM 512 (7.3 parameters per
-# character, dropout 0.3) reached its best held-out loss after 6 minutes and then
-# overfitted (1.40 -> 1.51 on the validation windows); LSTM 256 (1.9) did not overfit.
+# And a cap from the data: at most this many parameters per training character. A
+# long budget on a small corpus chose a model with about 7 parameters per character,
+# which overfitted after a third of its budget; one with about 2 did not.
 MAX_PARAMETERS_PER_CHAR = 2.5
 # (epochs at most, dropout): the first row whose bound the budget's epochs fit.
 DROPOUT_BY_EPOCHS = ((2.0, 0.0), (8.0, 0.1), (30.0, 0.2), (float("inf"), 0.3))
@@ -88,30 +89,26 @@ def dropout_for(epochs):
 
 
 def probe_seconds_per_step(ids, vocab_size, size, batch_size, seq_length, seed=0):
-    """Seconds one training step of a `MusicRNN` of ``size`` takes here (timed on ``ids``)."""
-    from tfdl.music.model import MusicRNN
-    from tfdl.music.train import music_loss
+    """Seconds one training step of a `MusicRNN` of ``size`` takes here (timed on ``ids``).
+
+    The step is the Trainer's own (`Trainer.train_step`): what the run will take.
+    """
+    from tfdl.music.model import MusicRNN, music_loss
+    from tfdl.training import Trainer
 
     embedding_dim, rnn_units = size
     model = MusicRNN(vocab_size, embedding_dim, rnn_units, dropout=0.1)
     model.build((None, None))
-    optimizer = keras.optimizers.Adam(1e-3)
     rng = np.random.default_rng(seed)
     starts = rng.integers(0, len(ids) - seq_length - 1, size=(PROBE_STEPS + 1, batch_size))
     windows = np.asarray(ids, np.int32)[starts[..., None] + np.arange(seq_length + 1)]
-
-    @tf.function
-    def step(batch):  # (batch, seq_length + 1)
-        with tf.GradientTape() as tape:
-            loss, _ = music_loss(model, (batch[:, :-1], batch[:, 1:]), training=True)
-        variables = model.trainable_variables
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
-
-    step(tf.constant(windows[0])).numpy()  # compile
-    started = time.perf_counter()
-    for batch in windows[1:]:
-        step(tf.constant(batch)).numpy()
+    with tempfile.TemporaryDirectory(prefix="tfdl-probe-") as scratch:  # nothing is saved
+        trainer = Trainer(model, keras.optimizers.Adam(1e-3), music_loss, scratch, progress=False)
+        batches = [(w[:, :-1], w[:, 1:]) for w in windows]  # (batch, seq_length) each
+        trainer.train_step(batches[0])  # compile
+        started = time.perf_counter()
+        for batch in batches[1:]:
+            trainer.train_step(batch)
     return (time.perf_counter() - started) / PROBE_STEPS
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from tfdl import task
 from tfdl.checkpoints import CheckpointDir, CheckpointError, write_text_atomic
 from tfdl.errors import UserError
 from tfdl.music import abc
@@ -19,7 +20,7 @@ from tfdl.music.model import MusicRNN, music_loss  # noqa: F401  (tfdl.music.tra
 from tfdl.music.recipe import LAB, fit_recipe, lab_recipe
 from tfdl.music.saved import VOCAB_FILE, load_music_model, save_music_model
 from tfdl.music.vocab import Vocabulary
-from tfdl.task import refuse_changes
+from tfdl.task import RUN_FILE, refuse_changes
 from tfdl.tracking import make_tracker
 from tfdl.training import TrainConfig, Trainer, is_chief
 
@@ -168,9 +169,6 @@ def _starting_weights(init_from, vocab, config, data_name):
     return model.get_weights()
 
 
-# The checkpoints' record of the run they belong to: its settings and the recipe's
-# reasons, written when training starts, so a resume continues the same run.
-RUN_FILE = "run.json"
 # Settings that may differ on resume: how often to evaluate, save and sample.
 _FREE_ON_RESUME = {"checkpoint_every", "eval_every", "sample_songs", "steps", "minutes"}
 
@@ -256,8 +254,10 @@ def train_music(
             f"{out_dir} already holds checkpoints: pass --resume, or train into another --out"
         )
     tunes = abc.load_corpus() if data is None else abc.load_tunes(data)
+    # The checkpoints' record of the run they belong to (tfdl.task's run.json): its
+    # settings and the recipe's reasons, so a resume continues the same run.
     run_file = out_dir / "checkpoints" / RUN_FILE
-    saved_run = json.loads(run_file.read_text()) if resume and run_file.is_file() else None
+    saved_run = task.saved_run(out_dir) if resume else None
     if saved_run is not None:
         config = _resumed_config(config, saved_run["config"])
     strategy = strategy or tf.distribute.get_strategy()

@@ -62,3 +62,26 @@ def test_a_resumed_run_trains_exactly_as_an_uninterrupted_one_in_the_same_proces
     assert resumed["steps"] == straight["steps"] == list(range(1, 13))
     np.testing.assert_array_equal(resumed["losses"], straight["losses"])
     np.testing.assert_array_equal(resumed["val_losses"], straight["val_losses"])
+
+
+def test_transpose_adds_the_training_tunes_in_other_keys_and_leaves_the_held_out_ones(
+    tunes_file, tmp_path
+):
+    from tfdl.music import abc
+    from tfdl.music.train import train_music
+    from tfdl.music.transpose import transpositions
+
+    config = MusicConfig(steps=2, rnn_units=8, embedding_dim=4, batch_size=2, seq_length=20,
+                         sample_songs=0, transpose=True)  # fmt: skip
+    settings = train_music(config, tmp_path / "t", tunes_file, tracking="off", progress=False)
+    plain = train_music(
+        MusicConfig(steps=2, rnn_units=8, embedding_dim=4, batch_size=2, seq_length=20,
+                    sample_songs=0),
+        tmp_path / "p", tunes_file, tracking="off", progress=False,
+    )  # fmt: skip
+    train, val = abc.train_val_split(abc.load_tunes(tunes_file), 0.1, 0)
+    _, added = transpositions(train)
+    assert settings["transposed_tunes"] == added > len(train)
+    assert settings["train_tunes"] == len(train) + added and plain["train_tunes"] == len(train)
+    assert settings["val_tunes"] == plain["val_tunes"] == len(val)  # held out: never moved
+    assert settings["transpose"] is True and plain["transposed_tunes"] == 0

@@ -110,6 +110,13 @@ def add_commands(groups):
     train.add_argument("--eval-every", type=positive_int)
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     train.add_argument("--init-from", help="start from this saved model's weights (fine-tune)")
+    train.add_argument(
+        "--transpose",
+        action="store_true",
+        default=None,
+        help="also train on each training tune in the other keys its mode commonly takes "
+        "in the data (held-out tunes stay as they are)",
+    )
     training_run_arguments(train)
 
     gen = music.add_parser("generate", help="write new songs with a trained model")

@@ -19,6 +19,7 @@ from tfdl.music.generate import SongSampler
 from tfdl.music.model import MusicRNN, music_loss  # noqa: F401  (tfdl.music.train.music_loss)
 from tfdl.music.recipe import LAB, fit_recipe, lab_recipe
 from tfdl.music.saved import VOCAB_FILE, load_music_model, save_music_model
+from tfdl.music.transpose import transpositions
 from tfdl.music.vocab import Vocabulary
 from tfdl.task import RUN_FILE, refuse_changes
 from tfdl.tracking import make_tracker
@@ -71,6 +72,10 @@ class MusicConfig:
     eval_every: int | None = None
     # Songs generated at the end and logged to the tracker, as a sanity check by ear.
     sample_songs: int = 3
+    # Add each training tune in the other keys its mode commonly takes in the data
+    # (`tfdl.music.transpose`): about 3x the music to learn from. The held-out tunes
+    # stay as they are. None: off.
+    transpose: bool | None = None
 
     def __post_init__(self):
         if self.recipe is not None and self.recipe not in RECIPES:
@@ -269,12 +274,15 @@ def train_music(
             "would time its own probe of this machine's speed and choose differently"
         )
     train_tunes, val_tunes = abc.train_val_split(tunes, config.val_fraction, config.seed)
+    transposed = 0
+    if config.transpose:
+        train_tunes, transposed = transpositions(train_tunes)
     if not val_tunes:
         raise UserError(f"need at least 2 tunes to hold some out for validation, got {len(tunes)}")
     # The checkpoints' own copy of the vocabulary; out_dir/vocab.json is only replaced
     # together with model.keras, so a crash never leaves a model beside the wrong vocabulary.
     checkpoint_vocab = out_dir / "checkpoints" / VOCAB_FILE
-    vocab = _vocabulary(checkpoint_vocab, tunes, resume)
+    vocab = _vocabulary(checkpoint_vocab, [*tunes, *train_tunes], resume)  # transposed too
     data_name = str(data) if data is not None else abc.SHIPPED_CORPUS
     start = None
     if init_from and not resume:
@@ -321,6 +329,7 @@ def train_music(
             **_flat("recipe", why),
             "vocab_size": len(vocab),
             "train_tunes": len(train_tunes),
+            "transposed_tunes": transposed,
             "val_tunes": len(val_tunes),
             "data": str(data or abc.corpus_path()),
             "parameters": model.count_params(),
@@ -358,6 +367,7 @@ def train_music(
             "steps_done": history.steps[-1] if history.steps else 0,
             "interrupted": history.interrupted,
             "train_tunes": len(train_tunes),
+            "transposed_tunes": transposed,
             "val_tunes": len(val_tunes),
             "data": data_name,
             "init_from": str(init_from) if init_from else None,

@@ -368,7 +368,9 @@ class SongGrammar:
                 if not self._take_bar(self.pending, at_end=True):
                     # The ending itself is rarely what is wrong (a repeat left open, too
                     # few bars): redraw the bar before it at once.
-                    return self._reject(back_up=not self.pending)
+                    # (With a form to keep and only the prime before it, redraw the end.)
+                    keep_prime = self.plan is not None and not self.history
+                    return self._reject(back_up=not self.pending and not keep_prime)
                 self.text += self.pending
                 self.done = True
                 return None

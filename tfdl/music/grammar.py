@@ -244,10 +244,6 @@ class SongGrammar:
             song._take_prime_form(tonic_letter(header[-1]))
         return song
 
-    def _may_restart(self):
-        """Form-keeping only, `MAX_RESTARTS` times, with something to go back to."""
-        return self.plan is not None and self.restarts < MAX_RESTARTS and bool(self.history)
-
     def _reader_class(self):
         return BarReader if self.plan is None else FormReader
 
@@ -455,12 +451,14 @@ class SongGrammar:
         self.in_bar_line = False
         self.candidate = None
         if self.tries >= MAX_TRIES or back_up:
-            if self.backtracks >= MAX_BACKTRACKS and self._may_restart():
+            stuck = self.backtracks >= MAX_BACKTRACKS or not self.history
+            if stuck and self.plan is not None and self.restarts < MAX_RESTARTS:
                 # A form the song cannot close is mostly chosen early (a tune written
                 # with || where parts must close with :|): start it again from the prime.
-                length, self.saved, self.reader, headers = self.history[0]
-                self.text = self.text[:length]
-                del self.header[headers:]
+                if self.history:
+                    length, self.saved, self.reader, headers = self.history[0]
+                    self.text = self.text[:length]
+                    del self.header[headers:]
                 self.history = []
                 self.backtracks, self.tries = 0, 0
                 self.restarts += 1

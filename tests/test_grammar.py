@@ -13,7 +13,10 @@ A = "|:DED DFA|dcd efg|faf ecA|dcd efg|DED DFA|dcd efg|faf ecA|d3 d3:|\n"
 B = "|:fgf fga|bag fed|fgf fga|bag fed|fgf fga|bag fed|ege cBA|d3 d3:|\n"
 
 
-def start(prime=PRIME, plan=form_plan(), length=2000):
+DANCE = form_plan()
+
+
+def start(prime=PRIME, plan=DANCE, length=2000):
     song = SongGrammar.start(prime, length, plan)
     song.saved = song.state = (np.zeros(1), np.zeros(1))
     return song

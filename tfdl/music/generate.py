@@ -194,8 +194,9 @@ class SongSampler:
             raise UserError("prime must be at least one character")
         if form not in ("keep", "free"):
             raise UserError(f"form must be keep or free, got {form!r}")
-        plan = form_plan(type, parts, bars_per_part, meter) if form == "keep" else None
-        meter = plan.meter if plan is not None else meter
+        # the type's meter goes with every mode; its form only with form="keep"
+        plan = form_plan(type, parts, bars_per_part, meter)
+        meter, plan = plan.meter, (plan if form == "keep" else None)
         if meter is not None or key is not None:
             prime = header_prime(prime, meter, key)
         if int(num_songs) < 1 or int(length) < 1:

@@ -138,3 +138,13 @@ def test_the_form_reader_imports_no_tensorflow():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_first_part_is_the_body_up_to_the_bar_line_that_closes_it():
+    a = "|: DED DFA | dcd efg |1 faf ecA :|2 faf d3 ||"
+    assert read_form(tune(a)).shape == (3,)
+    from tfdl.music.form import first_part
+
+    assert first_part(tune(f"{a}\n{B_EIGHT} :|")) == a  # past the first ending's :|
+    assert first_part(tune(f"{EIGHT} :|\n{B_EIGHT} :|")) == f"{EIGHT} :|"
+    assert first_part(tune(EIGHT)) is None  # nothing closes before the end

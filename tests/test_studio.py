@@ -450,3 +450,31 @@ def test_page_without_a_synthesiser_offers_abcjs_and_says_what_to_install(
     note = silent.text_content("#playback-note")
     assert note.startswith("No playback") and "apt-get install fluidsynth" in note
     context.close()
+
+
+def test_page_composes_a_reel_by_type_names_its_form_and_draws_a_new_b_part(page):
+    page.select_option("#meter", "")  # the type's meter
+    page.select_option("#type", "reel")
+    page.select_option("#key", "D")
+    page.fill("#num_songs", "1")
+    page.uncheck("#random-seed")
+    page.fill("#seed", "2")
+    page.click("#generate")
+    page.wait_for_function("document.querySelectorAll('.song .score svg').length === 1")
+    abc = page.locator(".song pre").text_content()
+    assert "M:C|" in abc.splitlines() and "K:D" in abc.splitlines()
+    assert page.locator(".song .form-badge").text_content() == "AABB, 8 + 8 bars, ends on D"
+
+    # "new B part": the first part is kept, the rest is drawn again with a new seed
+    first_lines = abc.split("\nK:D\n")[1]
+    page.locator(".song button.new-part").click()
+    page.wait_for_function(
+        "document.querySelector('.song pre') && "
+        f"document.querySelector('.song pre').textContent !== {json.dumps(abc)}"
+    )
+    again = page.locator(".song pre").text_content()
+    body = again.split("\nK:D\n")[1]
+    prime = page.input_value("#prime")
+    assert prime and first_lines.startswith(prime) and body.startswith(prime)
+    assert body != first_lines
+    assert page.locator(".song .form-badge").text_content().startswith("AABB, 8 + 8 bars")

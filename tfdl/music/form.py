@@ -265,6 +265,24 @@ def form_of(reader, tonic, at_end=True):
     return Form(sections, last, tonic, open_section)
 
 
+def first_part(text):
+    """The body of ``text`` (after ``K:``) up to the bar line that closes its first
+    section, or None if no section closes before the end (the studio keeps it when it
+    redraws the rest). Tried at each bar line: the first cut whose reading has closed
+    a section."""
+    lines = text.split("\n")
+    key_line = next((n for n, line in enumerate(lines) if line.startswith("K:")), None)
+    if key_line is None:
+        return None
+    head, body = "\n".join(lines[: key_line + 1]) + "\n", "\n".join(lines[key_line + 1 :])
+    tonic = tonic_letter(head)
+    for match in re.finditer(r"[|:\]]+", body):
+        reader = reader_for(head + body[: match.end()])
+        if reader is not None and form_of(reader, tonic, at_end=False).sections:
+            return body[: match.end()]
+    return None
+
+
 def edit_distance(a, b):
     """Levenshtein distance between two sequences (of notes), one numpy row at a time."""
     if len(a) < len(b):

@@ -35,7 +35,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from tfdl.music.export import WAV_INSTALL, MissingToolError, find_synthesiser, midi_to_wav
-from tfdl.music.form import read_form
+from tfdl.music.form import first_part, read_form
 from tfdl.music.grammar import TUNE_TYPES
 from tfdl.music.songs import check_song, error_line
 from tfdl.music.studio.form import (
@@ -189,6 +189,7 @@ class Studio:
             "form": form.describe(),
             "shape": list(form.shape),
             "ends_on_tonic": form.ends_on_tonic,
+            "first_part": first_part(check.song) if len(form.sections) > 1 else None,
             "abc_url": f"{url}.abc",
             "midi_url": f"{url}.mid" if check.valid else None,
             "wav_url": f"{url}.wav" if check.valid and self.synthesiser else None,

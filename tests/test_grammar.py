@@ -145,3 +145,10 @@ def test_types_set_meter_and_form():
     assert header_prime(PRIME, "6/8") == PRIME
     with pytest.raises(UserError, match="the prime has M:6/8, which is not the meter C|"):
         header_prime(PRIME, "C|")
+
+
+def test_form_keeping_wants_a_key_line_with_a_tonic_and_nothing_after_its_mode():
+    for line, kept in (("K:Ador", True), ("K:none", False), ('K:G Bry"|A2ce', False)):
+        song = start("X:1\nM:6/8\n")
+        assert feed(song, line + "\n") is not kept, line
+        assert start("X:1\nM:6/8\n", plan=None)._take_header_line(line)  # metrical: all

@@ -212,7 +212,6 @@ class SongSampler:
             raise UserError(f"prime has {e}") from None
         batch = np.tile(prime_ids[None, :], (int(num_songs), 1))
         if metrical:
-            plan = plan if form == "keep" else None
             return self._sample_metrical(batch, prime, int(length), temperature, top_k, seed, plan)
         ids = self._loop(
             tf.constant(batch),

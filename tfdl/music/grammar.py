@@ -47,6 +47,7 @@ MAX_BACKTRACKS = 8
 # back-ups (each costs the song's characters drawn so far).
 MAX_RESTARTS = 6
 _HEADER_LINE = re.compile(r"[A-Za-z]:.*")
+_PLAIN_KEY = re.compile(r"K:\s*[A-G][#b]?\s*[A-Za-z]*\s*")  # a tonic and a mode, no more
 MAX_PARTS = 8  # TunesFormer's S: runs 1-8, and its output breaks the count above 6
 
 
@@ -385,8 +386,10 @@ class SongGrammar:
             if any(h.startswith(line[:2]) for h in self.header):
                 return False  # the type's meter is in the prime: no second one
         if line.startswith("K:"):
-            if self.plan is not None and tonic_letter(line) is None:
-                return False  # a part must end on a tonic: K:none has none
+            if self.plan is not None and not _PLAIN_KEY.fullmatch(line):
+                # a part must end on a tonic (K:none has none), and text after the mode
+                # ("K:G Bry|A2ce") is music abc2midi refuses in a header
+                return False
             header = [*self.header, line]
             if header_problem("X:1\n" + "\n".join(header)):
                 return False

@@ -5,10 +5,7 @@ reads them a piece at a time (a header line, or a bar with its bar line) and ans
 accept, reject (draw the piece again from the state where it started) or back up
 (after `MAX_TRIES` rejections in a row, redraw the piece before it too), and after
 `MAX_BACKTRACKS` back-ups it ends the song at its last whole bar. It never edits the
-text: the model writes every character. The form-keeping grammar starts a song again
-from its prime instead (`MAX_RESTARTS` times), at once when `MAX_TRIES` draws in a row
-fail mostly for the form alone: a part that will not close with ``:|`` was written in
-a style chosen bars earlier.
+text: the model writes every character.
 
 Two grammars, one class:
 
@@ -46,12 +43,9 @@ from tfdl.music.songs import header_problem
 # back-ups before it ends the song at its last accepted bar.
 MAX_TRIES = 16
 MAX_BACKTRACKS = 8
-# Times the form-keeping grammar starts a song again from the prime, when it runs out of
-# back-ups or a part will not close (each costs the song's characters drawn so far).
-# Restarting as soon as MAX_TRIES draws fail mostly for the form, not after backing up
-# bar by bar, drew 29-40 % fewer characters for 100 songs (seeds 11, 12) with every
-# song still in form; 12 restarts, not 6, kept the last 2 of 100 in form.
-MAX_RESTARTS = 12
+# Times the form-keeping grammar starts a song again from the prime when it runs out of
+# back-ups (each costs the song's characters drawn so far).
+MAX_RESTARTS = 6
 _HEADER_LINE = re.compile(r"[A-Za-z]:.*")
 _PLAIN_KEY = re.compile(r"K:\s*[A-G][#b]?\s*[A-Za-z]*\s*")  # a tonic and a mode, no more
 MAX_PARTS = 8  # TunesFormer's S: runs 1-8, and its output breaks the count above 6
@@ -195,7 +189,6 @@ class SongGrammar:
     plan: FormPlan = None  # the form to keep; None: metrical only
     prime_parts: int = 0  # whole parts the prime holds (their closing bar lines are its own)
     restarts: int = 0  # times the form-keeping grammar started the song again
-    form_tries: int = 0  # of the rejections in a row, those for the form alone
 
     @property
     def last_char(self):
@@ -423,7 +416,6 @@ class SongGrammar:
         if not at_end and not verdict(reader, pickup_parts=False, at_end=False).metrical:
             return False
         if self.plan is not None and not self._fits_form(reader, at_end):
-            self.form_tries += 1
             return False
         self.candidate = reader
         return True
@@ -437,7 +429,7 @@ class SongGrammar:
         self.text += self.pending
         self.pending = ""
         self.saved = (np.array(state[0]), np.array(state[1]))
-        self.tries = self.form_tries = 0
+        self.tries = 0
         self.accepted += 1
 
     def _finish(self):
@@ -463,10 +455,6 @@ class SongGrammar:
         self.candidate = None
         if self.tries >= MAX_TRIES or back_up:
             stuck = self.backtracks >= MAX_BACKTRACKS or not self.history
-            # a part that will not close (or a tune that will not end) on its own terms
-            # after MAX_TRIES draws seldom does so after backing up a bar or two: the
-            # form was chosen earlier (parts closed with ||)
-            stuck = stuck or self.form_tries * 2 > self.tries
             if stuck and self.plan is not None and self.restarts < MAX_RESTARTS:
                 # A form the song cannot close is mostly chosen early (a tune written
                 # with || where parts must close with :|): start it again from the prime.
@@ -475,7 +463,7 @@ class SongGrammar:
                     self.text = self.text[:length]
                     del self.header[headers:]
                 self.history = []
-                self.backtracks, self.tries, self.form_tries = 0, 0, 0
+                self.backtracks, self.tries = 0, 0
                 self.restarts += 1
                 self.redraw = True
                 return self.saved
@@ -485,7 +473,7 @@ class SongGrammar:
             self.text = self.text[:length]
             del self.header[headers:]
             self.backtracks += 1
-            self.tries = self.form_tries = 0
+            self.tries = 0
         self.redraw = True
         return self.saved
 

@@ -140,6 +140,11 @@ def test_report_prints_validity_and_memorisation(trained, tunes_file, capsys):
     assert main([*argv, "--prime", copied.replace("\n", "\\n")]) == 0
     report = last_json_line(capsys)
     assert report["sampling"] == "free" and "prime ends in mid-bar" in report["metrical"]["error"]
+    assert "prime ends in mid-bar" in report["form"]["error"]
+    for numbers in (report, report["reference"]):  # the form, of the songs and the tunes
+        assert 0 <= numbers["two_part_fraction"] <= numbers["phrase_regular_fraction"] <= 1
+        assert 0 <= numbers["tonic_ending_fraction"] <= 1 and numbers["section_shapes"]
+    assert report["reference"]["part_similarity"] > 0
     assert report["songs"] == 3 and report["memorised_fraction"] == 1.0
     assert 0 <= report["valid_fraction"] <= 1 and report["mean_length"] >= len(copied)
     low, high = report["valid_interval"]
@@ -158,3 +163,29 @@ def test_report_without_the_training_data_says_to_pass_data(trained, tmp_path, c
     assert main([*argv, "--data", str(tmp_path / "gone.abc")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert "cannot load the model's training tunes" in err[-1] and err[-1].endswith("pass --data")
+
+
+A_REEL_PART = "X:1\\nM:C|\\nL:1/8\\nK:D\\n|:" + "ABcd efge|" * 7 + "ABcd e4:|\\n"
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--parts", "0"], "argument --parts: expected a positive integer, got '0'"),
+        (["--type", "jig", "--bars-per-part", "3"], "a part of a 6/8 tune is phrases of 4 bars"),
+        (["--type", "hoedown"], "unknown tune type 'hoedown' (types: jig, reel, hornpipe"),
+        (
+            ["--type", "reel", "--bars-per-part", "4", "--prime", A_REEL_PART],
+            "the prime's part 1 has 8 bars, longer than the 4 bars per part asked for",
+        ),
+    ],
+)
+def test_bad_form_settings_get_one_line(flags, message, tmp_path, capsys):
+    argv = ["music", "generate", "--out", str(tmp_path), "--num-songs", "1", *flags]
+    try:
+        status = main(argv)
+    except SystemExit as e:  # argparse's own errors
+        status = e.code
+    assert status == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert message in err[-1] and err[-1].startswith(("tfdl: error: ", "tfdl music generate"))

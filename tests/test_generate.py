@@ -133,3 +133,28 @@ def test_metrical_sampler_refuses_a_prime_it_cannot_continue(shipped, prime, mes
         shipped.sample(1, length=50, prime=prime)
     # the unconstrained sampler takes it
     assert shipped.sample(1, length=5, prime=prime, metrical=False)[0].startswith(prime)
+
+
+def test_form_keeping_with_a_tiny_model_stays_in_form_and_is_reproducible():
+    from tfdl.music.form import read_form
+
+    sampler = SongSampler(random_model(), VOCAB)
+    prime = "X:1\nM:6/8\nL:1/8\nK:D\n"
+    songs = sampler.sample(2, length=150, seed=0, prime=prime, type="jig")
+    assert songs == sampler.sample(2, length=150, seed=0, prime=prime, type="jig")
+    for song in songs:
+        assert song.startswith(prime) and len(song) <= len(prime) + 150
+        # out of room before the form is complete: whatever parts it closed have 8 bars
+        assert all(s.bars == 8 for s in read_form(song).sections[:-1])
+
+
+def test_shipped_model_keeps_a_reels_form(shipped):
+    from tfdl.music.form import read_form
+
+    songs = shipped.sample(4, length=1500, seed=1, type="reel", key="D")
+    for song in songs:
+        form = read_form(song)
+        assert "\nM:C|\n" in song and "\nK:D\n" in song
+        assert form.shape == (8, 8) and form.name() == "AABB" and form.ends_on_tonic, song
+    free = shipped.sample(4, length=1500, seed=1, type="reel", key="D", form="free")
+    assert free != songs

@@ -90,7 +90,8 @@ def test_generate_answers_songs_in_the_meter_and_key_asked_with_their_files(serv
     status, answer = post(server, JIG)
     assert status == 200, answer
     assert answer["seed"] == 7 and answer["model"] == "pretrained"
-    assert answer["settings"] == {**JIG, "temperature": 1.0, "top_k": None, "prime": ""}
+    form = {"type": "any", "parts": None, "bars_per_part": None}
+    assert answer["settings"] == {**JIG, "temperature": 1.0, "top_k": None, "prime": "", **form}
     songs = answer["songs"]
     assert len(songs) == 2 and len({s["id"] for s in songs}) == 2
     for song in songs:
@@ -153,6 +154,9 @@ def test_a_prime_goes_after_the_header(server):
         ({"prime": "abc|"}, "prime", "choose a meter and a key too"),
         ({"meter": "6/8", "key": "D", "prime": 'd"Segno"e|'}, "prime", "prime has bad music"),
         ({"prime": "|" * 2001}, "prime", "at most 2000 characters"),
+        ({"type": "hoedown"}, "type", "type must be one of jig, reel"),
+        ({"parts": 0}, "parts", "between 1 and 8, got 0"),
+        ({"type": "jig", "bars_per_part": 3}, "bars_per_part", "a part of a 6/8 tune"),
     ],
 )
 def test_bad_requests_get_a_4xx_naming_the_field(server, body, field, words):
@@ -160,6 +164,17 @@ def test_bad_requests_get_a_4xx_naming_the_field(server, body, field, words):
     assert status == 400, answer
     assert words in answer["error"] and "\n" not in answer["error"]
     assert answer.get("field") == field
+
+
+def test_a_tune_type_gives_its_meter_and_form_and_each_song_names_its_form(server):
+    status, body = request(server, "GET", "/api/model")[::2]
+    types = {t["value"]: t for t in json.loads(body)["types"]}
+    assert status == 200 and types["reel"]["meter"] == "C|" and "slip-jig" in types
+    status, answer = post(server, {"type": "reel", "key": "D", "seed": 2, "num_songs": 2})
+    assert status == 200, answer
+    for song in answer["songs"]:
+        assert song["abc"].startswith("X:1\nM:C|\nL:1/8\nK:D\n")
+        assert song["form"] == "AABB, 8 + 8 bars, ends on D" and song["shape"] == [8, 8]
 
 
 def test_huge_or_mislabelled_bodies_are_refused_and_the_server_goes_on(server):
@@ -435,3 +450,31 @@ def test_page_without_a_synthesiser_offers_abcjs_and_says_what_to_install(
     note = silent.text_content("#playback-note")
     assert note.startswith("No playback") and "apt-get install fluidsynth" in note
     context.close()
+
+
+def test_page_composes_a_reel_by_type_names_its_form_and_draws_a_new_b_part(page):
+    page.select_option("#meter", "")  # the type's meter
+    page.select_option("#type", "reel")
+    page.select_option("#key", "D")
+    page.fill("#num_songs", "1")
+    page.uncheck("#random-seed")
+    page.fill("#seed", "2")
+    page.click("#generate")
+    page.wait_for_function("document.querySelectorAll('.song .score svg').length === 1")
+    abc = page.locator(".song pre").text_content()
+    assert "M:C|" in abc.splitlines() and "K:D" in abc.splitlines()
+    assert page.locator(".song .form-badge").text_content() == "AABB, 8 + 8 bars, ends on D"
+
+    # "new B part": the first part is kept, the rest is drawn again with a new seed
+    first_lines = abc.split("\nK:D\n")[1]
+    page.locator(".song button.new-part").click()
+    page.wait_for_function(
+        "document.querySelector('.song pre') && "
+        f"document.querySelector('.song pre').textContent !== {json.dumps(abc)}"
+    )
+    again = page.locator(".song pre").text_content()
+    body = again.split("\nK:D\n")[1]
+    prime = page.input_value("#prime")
+    assert prime and first_lines.startswith(prime) and body.startswith(prime)
+    assert body != first_lines
+    assert page.locator(".song .form-badge").text_content().startswith("AABB, 8 + 8 bars")

@@ -23,6 +23,19 @@ def _prime(text):
     return text.replace("\\n", "\n")
 
 
+# The tune types of tfdl.music.grammar.TUNE_TYPES, written here so that --help needs
+# no import of the sampler.
+_TUNE_TYPES = ("jig", "reel", "hornpipe", "polka", "slide", "slip-jig", "waltz", "march", "any")
+
+
+def _tune_type(text):
+    if text not in _TUNE_TYPES:
+        raise argparse.ArgumentTypeError(
+            f"unknown tune type {text!r} (types: {', '.join(_TUNE_TYPES)})"
+        )
+    return text
+
+
 MODEL_HELP = "directory written by 'tfdl music train' (default: the pretrained model)"
 
 
@@ -45,6 +58,28 @@ def _sampling_arguments(parser):
         help="the unconstrained sampler: bars may come out of any length (default: every "
         "header line and bar is redrawn until it is well formed and fits M:)",
     )
+    parser.add_argument(
+        "--form",
+        choices=["keep", "free"],
+        default="keep",
+        help="keep: each part has its bars and closes with :| (or two endings), the tune "
+        "ends on the tonic after its last part (the default); free: bars fit M:, the form "
+        "is the model's",
+    )
+    parser.add_argument(
+        "--type",
+        default="any",
+        type=_tune_type,
+        help="tune type, setting meter, parts and bars per part: "
+        + ", ".join(_TUNE_TYPES)
+        + " (default: any: 2 parts of 8 bars, the model picks the meter)",
+    )
+    parser.add_argument("--parts", type=positive_int, help="parts in the tune (overrides --type)")
+    parser.add_argument(
+        "--bars-per-part", type=positive_int, help="4, 8, 12 or 16 (overrides --type)"
+    )
+    parser.add_argument("--meter", help="M:, e.g. 6/8 or C| (overrides --type's)")
+    parser.add_argument("--key", help="K:, e.g. D, Ador, Em (give --meter or --type too)")
 
 
 def _export_arguments(parser, midi_help="write a .mid per valid song"):
@@ -267,10 +302,10 @@ def _load_model(args):
     return (model_dir, *load_music_model(model_dir))
 
 
-def _sample(args, model, vocab, metrical=None):
+def _sample(args, model, vocab, metrical=None, form=None):
     """The songs asked for on the command line, and the seconds they took.
 
-    ``metrical`` None follows ``--free``; True or False picks the sampling mode.
+    ``metrical`` None follows ``--free``, ``form`` None ``--form``; values pick the mode.
     """
     from tfdl.music.generate import SongSampler
 
@@ -284,8 +319,21 @@ def _sample(args, model, vocab, metrical=None):
         args.seed,
         args.prime,
         metrical=not args.free if metrical is None else metrical,
+        form=args.form if form is None else form,
+        type=args.type,
+        parts=args.parts,
+        bars_per_part=args.bars_per_part,
+        meter=args.meter,
+        key=args.key,
     )
     return songs, time.time() - started
+
+
+def _mode_name(args):
+    """The sampling mode the flags ask for: free (--free), metrical (--form free), form."""
+    if args.free:
+        return "free"
+    return "metrical" if args.form == "free" else "form"
 
 
 def _generate(args):
@@ -323,7 +371,7 @@ def _generate(args):
         "chars": chars,
         "mean_length": round(chars / len(songs), 1),
         "chars_per_second": round(chars / seconds, 1),
-        "sampling": "free" if args.free else "metrical",
+        "sampling": _mode_name(args),
     }
     if exporting:
         summary.update(_counts(results, args))
@@ -381,22 +429,28 @@ def _report(args):
     model_dir, model, vocab, settings = _load_model(args)
     train = training_tunes(settings, args.data)  # before sampling: fail fast
 
-    def report_for(metrical):
-        songs, seconds = _sample(args, model, vocab, metrical)
+    modes = {"form": (True, "keep"), "metrical": (True, "free"), "free": (False, "free")}
+
+    def report_for(mode):
+        songs, seconds = _sample(args, model, vocab, *modes[mode])
         report = song_report(songs, train, args.run_length, args.processes)
         report["generate_seconds"] = round(seconds, 1)
-        report["sampling"] = "metrical" if metrical else "free"
+        report["sampling"] = mode
         return report
 
-    # Both sampling modes side by side: the chosen one's keys at the top level, the
-    # other's under its name (or why it could not sample from this prime).
-    chosen = report_for(not args.free)
-    other_name = "metrical" if args.free else "free"
-    try:
-        other = report_for(args.free)
-        other.pop("reference")  # the same training tunes: given once
-    except ValueError as e:
-        other = {"error": str(e)}
+    # The three sampling modes side by side: the chosen one's keys at the top level,
+    # the others' under their names (or why they could not sample from this prime).
+    chosen_name = _mode_name(args)
+    chosen = report_for(chosen_name)
+    others = {}
+    for name in modes:
+        if name == chosen_name:
+            continue
+        try:
+            others[name] = report_for(name)
+            others[name].pop("reference")  # the same training tunes: given once
+        except ValueError as e:
+            others[name] = {"error": str(e)}
     print(
         json.dumps(
             {
@@ -404,7 +458,8 @@ def _report(args):
                 **chosen,
                 "temperature": args.temperature,
                 "prime": args.prime,
-                other_name: other,
+                "type": args.type,
+                **others,
             }
         )
     )

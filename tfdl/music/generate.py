@@ -1,8 +1,12 @@
 """Write new songs with a trained MusicRNN: a compiled sampling loop over a batch of songs.
 
-Two modes (`SongSampler.sample`):
+Three modes (`SongSampler.sample`):
 
-- ``metrical=True`` (the default): every header line and every bar is drawn from the
+- ``form="keep"`` (the default): the metrical sampler below, whose grammar
+  (`tfdl.music.grammar.SongGrammar` with a `FormPlan`) also keeps a dance tune's
+  form: ``parts`` parts of ``bars_per_part`` bars, each closed by ``:|`` or a pair of
+  endings, the last ending on the tonic (``type`` sets meter, parts and bars);
+- ``form="free"``, metrical: every header line and every bar is drawn from the
   model restricted to well-formed ones. The songs advance in compiled chunks of
   `CHUNK` characters; after each chunk the host reads each song's new bars with
   `tfdl.music.meter.BarReader`, and a header line or bar that does not parse, or does
@@ -14,17 +18,17 @@ Two modes (`SongSampler.sample`):
   which continuations can still make a whole bar; rejection at the bar needs no
   change to the model and costs only the redrawn bars.
 - ``metrical=False``: the unconstrained sampler, one compiled loop to the end.
-"""
 
-import dataclasses
-import re
-from dataclasses import dataclass, field
+The grammar decides what to keep and is tested without a model; this module holds
+the compiled loops that draw the characters.
+"""
 
 import numpy as np
 import tensorflow as tf
 
 from tfdl.errors import UserError
 from tfdl.music.dataset import TUNE_SEPARATOR
+from tfdl.music.grammar import SongGrammar, form_plan, header_prime
 
 DEFAULT_PRIME = "X:1\n"
 # Characters per compiled chunk of the metrical sampler: long enough that a call's
@@ -32,14 +36,9 @@ DEFAULT_PRIME = "X:1\n"
 CHUNK = 32
 # A lone song (one row) runs longer chunks: a call costs ~1.5 ms (bench/music_bench.py).
 ONE_SONG_CHUNK = 96
-# Draws of one header line or bar before the sampler backs up one more piece, and
-# back-ups before it ends the song at its last accepted bar (see _MetricalSong).
-MAX_TRIES = 16
-MAX_BACKTRACKS = 8
 # Rows a chunk may use for redraws, and draws of one piece at a time at most.
 CANDIDATE_ROWS = 16
 MAX_CANDIDATES = 4
-_HEADER_LINE = re.compile(r"[A-Za-z]:.*")
 
 
 class SongSampler:
@@ -155,6 +154,12 @@ class SongSampler:
         seed=0,
         prime=None,
         metrical=True,
+        form="keep",
+        type="any",
+        parts=None,
+        bars_per_part=None,
+        meter=None,
+        key=None,
     ):
         """Generate ``num_songs`` songs of at most ``length`` new characters each.
 
@@ -170,6 +175,16 @@ class SongSampler:
                 and lasts what ``M:`` says (see the module docstring); False gives
                 the unconstrained sampler. A metrical prime must end with a newline
                 or a bar line.
+            form: ``"keep"`` (metrical only): keep the form of ``type`` (see the
+                module docstring); ``"free"``: bars are metrical, the form is the
+                model's.
+            type: a tune type of `tfdl.music.grammar.TUNE_TYPES` (``"jig"``,
+                ``"reel"``, ...): its meter, parts and bars per part; ``"any"``: the
+                model picks the meter, 2 parts of 8 bars.
+            parts, bars_per_part: override the type's (a prime's whole parts set the
+                bars per part when ``bars_per_part`` is None).
+            meter, key: ``M:`` (with its default ``L:``) and ``K:`` added to a prime
+                that leaves them open; ``meter`` overrides the type's.
 
         Returns a list of strings, each the prime followed by the generated text up
         to and excluding the blank line that ends it.
@@ -177,6 +192,13 @@ class SongSampler:
         prime = DEFAULT_PRIME if prime is None else prime
         if not prime:
             raise UserError("prime must be at least one character")
+        if form not in ("keep", "free"):
+            raise UserError(f"form must be keep or free, got {form!r}")
+        # the type's meter goes with every mode; its form only with form="keep"
+        plan = form_plan(type, parts, bars_per_part, meter)
+        meter, plan = plan.meter, (plan if form == "keep" else None)
+        if meter is not None or key is not None:
+            prime = header_prime(prime, meter, key)
         if int(num_songs) < 1 or int(length) < 1:
             raise UserError(f"num_songs and length must be >= 1, got {num_songs}, {length}")
         if not float(temperature) > 0:
@@ -190,7 +212,7 @@ class SongSampler:
             raise UserError(f"prime has {e}") from None
         batch = np.tile(prime_ids[None, :], (int(num_songs), 1))
         if metrical:
-            return self._sample_metrical(batch, prime, int(length), temperature, top_k, seed)
+            return self._sample_metrical(batch, prime, int(length), temperature, top_k, seed, plan)
         ids = self._loop(
             tf.constant(batch),
             tf.constant(int(length)),
@@ -206,8 +228,8 @@ class SongSampler:
             songs.append(text if end < 0 else text[:end])
         return songs
 
-    def _sample_metrical(self, batch, prime, length, temperature, top_k, seed):
-        songs = [_MetricalSong.start(prime, length) for _ in range(len(batch))]
+    def _sample_metrical(self, batch, prime, length, temperature, top_k, seed, plan=None):
+        songs = [SongGrammar.start(prime, length, plan) for _ in range(len(batch))]
         if not hasattr(self, "_chunk"):
             self._start = tf.function(self._start_state, reduce_retracing=True)
         h, c, table = self._start(tf.constant(batch))  # compiled: eager Keras takes ~20 ms
@@ -265,236 +287,3 @@ class SongSampler:
                 first += rows[j]
             active = [j for j in active if not songs[j].done]
         return [song.text for song in songs]
-
-
-def _unknown_meter(line):
-    """True for an ``M:`` line whose meter ABC does not know (``M:13/0``)."""
-    from tfdl.music.meter import meter_length
-
-    meter = line[2:].strip()
-    return line.startswith("M:") and meter != "none" and meter_length(meter) is None
-
-
-def _whole(reader):
-    """True if what ``reader`` read is a whole tune: metrical, no repeat left open, and
-    at least the 4 bars and 8 notes `tfdl.music.songs.check_song` asks of a song."""
-    from tfdl.music.meter import verdict
-
-    check = verdict(reader, pickup_parts=False, at_end=True)
-    return check.metrical and check.bars >= 4 and reader.notes >= 8
-
-
-@dataclass
-class _MetricalSong:
-    """One song of the metrical sampler: the accepted text and the open header line or bar.
-
-    ``saved`` is the LSTM state ``(h, c)`` after the accepted text, where the open
-    piece (``pending``) started: a rejected piece is drawn again from there. After
-    `MAX_TRIES` rejections in a row the sampler backs up one more piece (the bar
-    before may be what makes every next bar wrong, e.g. a ``|]`` where a ``:|`` must
-    close a repeat); after `MAX_BACKTRACKS` it ends the song at its last accepted bar.
-    """
-
-    text: str
-    limit: int  # the most characters the song may have
-    reader: object = None  # a BarReader once the header is complete
-    header: list = field(default_factory=list)
-    pending: str = ""
-    saved: tuple = None
-    tries: int = 0
-    backtracks: int = 0
-    drawn: int = 0  # characters drawn, the rejected ones too
-    done: bool = False
-    in_bar_line: bool = False
-    history: list = field(default_factory=list)  # what each accepted piece replaced
-    candidate: object = None  # the reader after the piece being checked
-    state: tuple = None  # the LSTM state to go on from
-    redraw: bool = False  # the last read ended in a rejection
-    accepted: int = 0  # pieces accepted so far
-
-    @property
-    def last_char(self):
-        """The character the model last read: the end of the accepted or open text."""
-        return (self.text + self.pending)[-1:]
-
-    def fork(self):
-        """A copy to try a draw on (lists copied; readers and states are never changed)."""
-        return dataclasses.replace(self, header=list(self.header), history=list(self.history))
-
-    def rejected_at_once(self, before):
-        """True if this fork of ``before`` rejected its piece before accepting anything,
-        and may be redrawn from the same state by the next candidate row."""
-        return (
-            self.redraw
-            and not self.done
-            and self.accepted == before.accepted
-            and self.backtracks == before.backtracks
-        )
-
-    @classmethod
-    def start(cls, prime, length):
-        """A song that starts with ``prime``; ValueError if a metrical song cannot."""
-        from tfdl.music.meter import BarError, BarReader
-        from tfdl.music.songs import header_problem
-
-        song = cls(prime, len(prime) + length)
-        lines = prime.split("\n")
-        key_line = next((n for n, line in enumerate(lines) if line.startswith("K:")), None)
-        header = lines if key_line is None else lines[: key_line + 1]
-        for line in header:
-            if _unknown_meter(line):
-                raise UserError(f"prime has {line.strip()}, which is no meter ABC knows")
-        if key_line is None:
-            if lines[-1]:
-                raise UserError(
-                    f"prime ends inside the header line {lines[-1]!r}: end it with a newline"
-                )
-            song.header = [line for line in lines[:-1] if line]
-            return song
-        problem = header_problem("\n".join(header))
-        if problem:
-            raise UserError(f"prime's header: {problem} (metrical sampling needs M: and K:)")
-        body = "\n".join(lines[key_line + 1 :])
-        if body.strip() and not re.search(r"[|:\]]\s*$", body):
-            raise UserError(
-                "prime ends in mid-bar: end it with a bar line or a newline (or sample --free)"
-            )
-        try:
-            song.reader = BarReader.from_header(header[:-1])
-            song.reader.feed(body)
-        except BarError as e:
-            raise UserError(f"prime has bad music: {e}") from None
-        return song
-
-    def read(self, text, states):
-        """Take a chunk of drawn characters; ``self.state`` becomes the state to go on from.
-
-        ``states`` is ``(h after each char, c after each char, h before, c before)``.
-        """
-        self.redraw = False
-        self.state = self._read(text, states)
-
-    def _read(self, text, states):
-        hs, cs, h0, c0 = states
-
-        def state_before(t):  # the state after char t - 1 of this chunk
-            return (h0, c0) if t == 0 else (hs[t - 1], cs[t - 1])
-
-        for t, char in enumerate(text):
-            self.drawn += 1
-            if self.drawn > 8 * self.limit:
-                return self._finish()  # the model cannot finish: end at an accepted bar
-            if self.reader is None:  # header: a piece is a line
-                self.pending += char
-                if char != "\n":
-                    if len(self.text) + len(self.pending) >= self.limit:
-                        return self._finish()
-                    continue
-                if not self._take_header_line(self.pending[:-1]):
-                    return self._reject()
-                self._accept((hs[t], cs[t]))
-                continue
-            # body: a piece is a bar, closed by its bar line; the piece ends at the first
-            # character after the bar line (which may run on: "|", ":|", "|]", "::")
-            ended = self.pending.endswith("\n") and char == "\n"
-            if self.in_bar_line and char not in "|:]":
-                if not self._take_bar(self.pending, at_end=False):
-                    return self._reject()
-                self._accept(state_before(t))
-                self.in_bar_line = False
-            self.pending += char
-            if char in "|:" or (char == "]" and self.in_bar_line):
-                self.in_bar_line = True
-            if ended:
-                self.pending = self.pending.rstrip("\n")
-                if not self._take_bar(self.pending, at_end=True):
-                    # The ending itself is rarely what is wrong (a repeat left open, too
-                    # few bars): redraw the bar before it at once.
-                    return self._reject(back_up=not self.pending)
-                self.text += self.pending
-                self.done = True
-                return None
-            if len(self.text) + len(self.pending) >= self.limit:
-                return self._finish()  # out of room
-        return hs[-1], cs[-1]
-
-    def _take_header_line(self, line):
-        from tfdl.music.meter import BarError, BarReader
-        from tfdl.music.songs import header_problem
-
-        # P: (an order of parts) asks for part labels in the body, which a character
-        # model seldom follows through: such a song would end unplayable.
-        if not _HEADER_LINE.fullmatch(line) or line.startswith(("X:", "P:")):
-            return False
-        if _unknown_meter(line):
-            return False
-        if line.startswith("K:"):
-            header = [*self.header, line]
-            if header_problem("X:1\n" + "\n".join(header)):
-                return False
-            try:
-                self.candidate = BarReader.from_header(self.header)
-            except BarError:  # e.g. L:1/86
-                return False
-        return True
-
-    def _take_bar(self, piece, at_end):
-        from tfdl.music.meter import BarError, verdict
-
-        reader = self.reader.copy()
-        try:
-            reader.feed(piece)
-            if at_end and reader.tie_pitch is not None:
-                return False
-        except BarError:
-            return False
-        if at_end and not _whole(reader):
-            return False
-        if not at_end and not verdict(reader, pickup_parts=False, at_end=False).metrical:
-            return False
-        self.candidate = reader
-        return True
-
-    def _accept(self, state):
-        self.history.append((len(self.text), self.saved, self.reader, len(self.header)))
-        if self.reader is None:
-            self.header.append(self.pending.rstrip("\n"))
-        if self.candidate is not None:
-            self.reader, self.candidate = self.candidate, None
-        self.text += self.pending
-        self.pending = ""
-        self.saved = (np.array(state[0]), np.array(state[1]))
-        self.tries = 0
-        self.accepted += 1
-
-    def _finish(self):
-        """End the song early, at the last accepted bar line where it is whole (no
-        repeat left open, at least 4 bars), or as it is if there is none."""
-        self.done = True
-        ends = [(len(self.text), self.reader)]
-        ends += [(length, reader) for length, _, reader, _ in reversed(self.history)]
-        for length, reader in ends:
-            if reader is None:
-                break
-            if _whole(reader):
-                self.text = self.text[:length]
-                break
-        return None
-
-    def _reject(self, back_up=False):
-        """Throw the open piece away: the next chunk redraws it from ``saved`` (with
-        ``back_up``, or after `MAX_TRIES`, the accepted piece before it too)."""
-        self.tries += 1
-        self.pending = ""
-        self.in_bar_line = False
-        self.candidate = None
-        if self.tries >= MAX_TRIES or back_up:
-            if self.backtracks >= MAX_BACKTRACKS or not self.history:
-                return self._finish()
-            length, self.saved, self.reader, headers = self.history.pop()
-            self.text = self.text[:length]
-            del self.header[headers:]
-            self.backtracks += 1
-            self.tries = 0
-        self.redraw = True
-        return self.saved

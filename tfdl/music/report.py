@@ -11,6 +11,7 @@ from tfdl.errors import UserError
 from tfdl.music import abc
 from tfdl.music.abc2midi import abc2midi_check, count_bar_lines, find_abc2midi
 from tfdl.music.export import check_songs
+from tfdl.music.form import form_numbers, read_form
 from tfdl.music.meter import check_bars
 from tfdl.music.songs import MemorisationIndex, reason_kind, repair_song, valid_fraction
 
@@ -66,11 +67,10 @@ def _body(song):
 
 
 def ends_on_tonic(song):
-    """True if the song's last note is the tonic of its (first) ``K:`` (letters compared:
-    the key signature decides the accidental)."""
-    key = re.search(r"^K:\s*([A-G])", song, re.M)
-    notes = re.findall(r"[A-Ga-g]", _body(song))
-    return bool(key and notes and notes[-1].upper() == key[1])
+    """True if the song's last sounding note is the tonic of its (first) ``K:`` (letters
+    compared: the key signature decides the accidental), read by `tfdl.music.form`: grace
+    notes and rests are no notes, a chord sounds as its first note."""
+    return read_form(song).ends_on_tonic
 
 
 def has_repeats(song):
@@ -83,7 +83,9 @@ def musical_numbers(songs, abc2midi=None):
 
     ``metrical_fraction``: songs whose every bar passes `tfdl.music.meter.check_bars`;
     ``bad_bar_rate``: bars of the wrong length over bar lines written; ``repeat_fraction``
-    (`has_repeats`); ``tonic_ending_fraction`` (`ends_on_tonic`). With abc2midi
+    (`has_repeats`); the form of `tfdl.music.form.form_numbers`: ``phrase_regular_fraction``,
+    ``two_part_fraction``, ``tonic_ending_fraction`` (`ends_on_tonic`), ``section_shapes``
+    and ``part_similarity``. With abc2midi
     installed (or ``abc2midi`` a path): ``abc2midi_parse_fraction`` (no error),
     ``abc2midi_metrical_fraction`` (no error, no bar warning) and ``abc2midi_bad_bar_rate``.
     """
@@ -95,7 +97,7 @@ def musical_numbers(songs, abc2midi=None):
         "metrical_fraction": round(sum(b.metrical for b in bars) / n, 4),
         "bad_bar_rate": round(sum(b.bad_bars for b in bars) / max(bar_lines, 1), 4),
         "repeat_fraction": round(sum(map(has_repeats, songs)) / n, 4),
-        "tonic_ending_fraction": round(sum(map(ends_on_tonic, songs)) / n, 4),
+        **form_numbers(songs),
     }
     program = abc2midi or find_abc2midi()
     if program:

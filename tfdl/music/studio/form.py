@@ -11,7 +11,9 @@ import re
 from collections import Counter
 from dataclasses import asdict, dataclass
 
+from tfdl.errors import UserError
 from tfdl.music.abc import default_unit_length
+from tfdl.music.grammar import MAX_PARTS, TUNE_TYPES, form_plan
 from tfdl.music.meter import meter_length
 from tfdl.music.songs import header_problem
 
@@ -34,6 +36,8 @@ _MODES = {"": "major", "maj": "major", "ion": "major", "m": "minor", "min": "min
           "lyd": "lydian", "loc": "locrian"}  # fmt: skip
 _KEY = re.compile(r"([A-G][#b]?) *([A-Za-z]*)")
 FIELDS = ("meter", "key", "temperature", "top_k", "seed", "num_songs", "length", "prime")
+# The song-form fields (tfdl.music.grammar): a tune type, its parts and bars per part.
+FORM_FIELDS = ("type", "parts", "bars_per_part")
 
 
 class FormError(ValueError):
@@ -102,6 +106,9 @@ class GenerateRequest:
     num_songs: int = 1
     length: int = DEFAULT_LENGTH
     prime: str = ""
+    type: str = "any"  # a tune type of tfdl.music.grammar.TUNE_TYPES
+    parts: int | None = None  # None: the type's
+    bars_per_part: int | None = None
 
     def prime_text(self):
         """What every song starts with: the header chosen, then ``prime``.
@@ -110,8 +117,9 @@ class GenerateRequest:
         the meter, what the corpus uses for nearly every tune of that meter.
         """
         header = ["X:1"]
-        if self.meter:
-            header += [f"M:{self.meter}", default_unit_length([f"M:{self.meter}"])]
+        meter = self.meter or _type_meter(self.type)
+        if meter:
+            header += [f"M:{meter}", default_unit_length([f"M:{meter}"])]
         if self.key:
             header.append(f"K:{self.key}")
         return "\n".join(header) + "\n" + self.prime
@@ -161,17 +169,19 @@ def parse_request(body, vocab):
     """
     if not isinstance(body, dict):
         raise FormError(None, f"the body must be a JSON object, got {type(body).__name__}")
-    extra = sorted(set(body) - set(FIELDS))
+    extra = sorted(set(body) - set(FIELDS) - set(FORM_FIELDS))
     if extra:
-        raise FormError(None, f"unknown field {extra[0]!r} (fields: {', '.join(FIELDS)})")
+        fields = ", ".join(FIELDS + FORM_FIELDS)
+        raise FormError(None, f"unknown field {extra[0]!r} (fields: {fields})")
 
     meter = _text(body, "meter", vocab)
     if meter is not None and meter_length(meter) is None:
         raise FormError("meter", f"meter {meter!r} is no ABC meter (e.g. 6/8, 3/4, C|)")
+    form = _form_fields(body, meter)
     key = _text(body, "key", vocab)
     if key is not None and header_problem(f"M:C\nK:{key}"):
         raise FormError("key", f"key {key!r} is no ABC key (e.g. D, Ador, Em, Gmix)")
-    if key is not None and meter is None:
+    if key is not None and meter is None and _type_meter(form["type"]) is None:
         # K: ends the header: a meter the model chose would come after it, too late
         raise FormError("meter", "meter: choose a meter to go with the key, or leave both open")
 
@@ -193,7 +203,7 @@ def parse_request(body, vocab):
         raise FormError("prime", f"prime must be at most {MAX_PRIME} characters, got {len(prime)}")
     _known("prime", prime, vocab)
     if prime.strip():
-        if meter is None or key is None:
+        if (meter is None and _type_meter(form["type"]) is None) or key is None:
             raise FormError("prime", "prime: choose a meter and a key too (it goes after them)")
         if not re.search(r"[|:\]]\s*$", prime):
             raise FormError("prime", "prime must end with a bar line (|), where a new bar starts")
@@ -207,4 +217,26 @@ def parse_request(body, vocab):
         num_songs=_integer(body, "num_songs", 1, 1, MAX_SONGS),
         length=_integer(body, "length", DEFAULT_LENGTH, 1, MAX_LENGTH),
         prime=prime if prime.strip() else "",
+        **form,
     )
+
+
+def _type_meter(tune_type):
+    return TUNE_TYPES[tune_type].meter
+
+
+def _form_fields(body, meter):
+    """``type``, ``parts`` and ``bars_per_part`` of a request, checked by the sampler's
+    own `tfdl.music.grammar.form_plan` (its message names the field)."""
+    tune_type = body.get("type", "any")
+    if tune_type is None:
+        tune_type = "any"
+    if not isinstance(tune_type, str) or tune_type not in TUNE_TYPES:
+        raise FormError("type", f"type must be one of {', '.join(TUNE_TYPES)}, got {tune_type!r}")
+    parts = _integer(body, "parts", None, 1, MAX_PARTS, allow_none=True)
+    bars = _integer(body, "bars_per_part", None, 1, 64, allow_none=True)
+    try:
+        form_plan(tune_type, parts, bars, meter)
+    except UserError as e:
+        raise FormError("bars_per_part", str(e)) from None
+    return {"type": tune_type, "parts": parts, "bars_per_part": bars}

@@ -35,6 +35,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from tfdl.music.export import WAV_INSTALL, MissingToolError, find_synthesiser, midi_to_wav
+from tfdl.music.form import first_part, read_form
+from tfdl.music.grammar import TUNE_TYPES
 from tfdl.music.songs import check_song, error_line
 from tfdl.music.studio.form import (
     DEFAULT_LENGTH,
@@ -47,6 +49,15 @@ from tfdl.music.studio.form import (
     header_choices,
     parse_request,
 )
+
+
+def _tune_types():
+    """``[{"value", "meter", "parts", "bars_per_part"}]``: the tune types the form offers."""
+    return [
+        {"value": name, "meter": t.meter, "parts": t.parts, "bars_per_part": t.bars_per_part}
+        for name, t in TUNE_TYPES.items()
+    ]
+
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_BODY = 64 * 1024  # bytes: a request is a few short fields and a prime of 2,000 characters
@@ -117,6 +128,7 @@ class Studio:
             "meters": self.choices["meters"],
             "keys": self.choices["keys"],
             "choices_from": self.choices["from"],
+            "types": _tune_types(),
             "limits": {
                 "num_songs": [1, MAX_SONGS],
                 "length": [1, MAX_LENGTH],
@@ -144,6 +156,9 @@ class Studio:
                 request.top_k,
                 seed,
                 request.prime_text(),
+                type=request.type,
+                parts=request.parts,
+                bars_per_part=request.bars_per_part,
             )
         except ValueError as e:  # every field but the prime's music is checked already
             raise FormError("prime", str(e)) from None
@@ -163,6 +178,7 @@ class Studio:
         (self.folder / f"{song_id}.abc").write_text(check.song + "\n", encoding="utf-8")
         self.songs[song_id] = check.valid
         url = f"/files/{song_id}"
+        form = read_form(check.song)
         return {
             "id": song_id,
             "abc": check.song,
@@ -170,6 +186,10 @@ class Studio:
             "reason": check.reason,
             "bars": check.bars,
             "notes": check.notes,
+            "form": form.describe(),
+            "shape": list(form.shape),
+            "ends_on_tonic": form.ends_on_tonic,
+            "first_part": first_part(check.song) if len(form.sections) > 1 else None,
             "abc_url": f"{url}.abc",
             "midi_url": f"{url}.mid" if check.valid else None,
             "wav_url": f"{url}.wav" if check.valid and self.synthesiser else None,

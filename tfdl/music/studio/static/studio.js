@@ -3,7 +3,10 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const FIELDS = ["meter", "key", "temperature", "top_k", "seed", "num_songs", "length", "prime"];
+const FIELDS = [
+  "meter", "key", "type", "parts", "bars_per_part",
+  "temperature", "top_k", "seed", "num_songs", "length", "prime",
+];
 const HISTORY_KEY = "tfdl-studio-history";
 const HISTORY_ROWS = 200;
 let model = null; // what GET /api/model answered
@@ -40,6 +43,12 @@ async function start() {
     `Model: ${model.model}${units}. Meters and keys from ${model.choices_from}.`;
   fillSelect($("meter"), model.meters);
   fillSelect($("key"), model.keys);
+  for (const type of model.types) {
+    const meter = type.meter ? `${type.meter}, ` : "";
+    const label = `${type.value} (${meter}${type.parts} × ${type.bars_per_part} bars)`;
+    $("type").add(new Option(label, type.value));
+  }
+  $("type").value = "any";
   $("length").value = model.default_length;
   $("random-seed").addEventListener("change", syncSeed);
   syncSeed();
@@ -69,6 +78,9 @@ function readForm() {
   return {
     meter: $("meter").value,
     key: $("key").value,
+    type: $("type").value,
+    parts: $("parts").value.trim(),
+    bars_per_part: $("bars_per_part").value.trim(),
     temperature: $("temperature").value.trim(),
     top_k: $("top_k").value.trim(),
     seed: $("random-seed").checked ? "" : $("seed").value.trim(),
@@ -95,8 +107,9 @@ function wholeNumber(field, text, [low, high], optional, errors) {
 function checkForm(raw) {
   const errors = {};
   const limits = model.limits;
-  const body = { meter: raw.meter || null, key: raw.key || null };
-  if (body.key && !body.meter) {
+  const body = { meter: raw.meter || null, key: raw.key || null, type: raw.type || "any" };
+  const typeMeter = model.types.find((type) => type.value === body.type)?.meter;
+  if (body.key && !body.meter && !typeMeter) {
     errors.meter = "meter: choose a meter to go with the key, or leave both open";
   }
   const [low, high] = limits.temperature;
@@ -109,11 +122,16 @@ function checkForm(raw) {
   body.seed = wholeNumber("seed", raw.seed, limits.seed, true, errors);
   body.num_songs = wholeNumber("num_songs", raw.num_songs, limits.num_songs, false, errors);
   body.length = wholeNumber("length", raw.length, limits.length, false, errors);
+  body.parts = wholeNumber("parts", raw.parts, [1, 8], true, errors);
+  body.bars_per_part = wholeNumber("bars_per_part", raw.bars_per_part, [1, 64], true, errors);
+  if (body.bars_per_part !== null && ![4, 8, 12, 16].includes(body.bars_per_part)) {
+    errors.bars_per_part = `bars per part must be 4, 8, 12 or 16, got ${body.bars_per_part}`;
+  }
   body.prime = raw.prime;
   const unknown = [...new Set(raw.prime)].filter((c) => !model.vocab.includes(c)).sort();
   if (unknown.length) {
     errors.prime = `prime has characters the model does not know: ${unknown.map(quote).join(", ")}`;
-  } else if (raw.prime.trim() && !(body.meter && body.key)) {
+  } else if (raw.prime.trim() && !((body.meter || typeMeter) && body.key)) {
     errors.prime = "prime: choose a meter and a key too (it goes after them)";
   } else if (raw.prime.trim() && !/[|:\]]\s*$/.test(raw.prime)) {
     errors.prime = "prime must end with a bar line (|), where a new bar starts";
@@ -182,18 +200,46 @@ function showSongs(answer) {
       { class: `badge ${song.valid ? "valid" : "invalid"}` },
       song.valid ? `valid: ${song.bars} bars, every one fits the meter` : `invalid: ${song.reason}`,
     );
+    const formBadge = el("span", { class: "form-badge" }, song.form);
     const score = el("div", { class: "score" });
     const card = el(
       "article",
       { class: "song", id: `song-${song.id}`, "data-valid": String(song.valid) },
-      el("h3", {}, title, badge),
+      el("h3", {}, title, badge, formBadge),
       score,
     );
     box.append(card);
     const [tune] = ABCJS.renderAbc(score, song.abc, { responsive: "resize" });
-    card.append(el("div", { class: "links" }, ...downloads(song, answer.seed, n + 1), playback(song, tune)));
+    const links = [...downloads(song, answer.seed, n + 1), playback(song, tune)];
+    if (song.first_part) links.push(newPartButton(song));
+    card.append(el("div", { class: "links" }, ...links));
     card.append(el("details", {}, el("summary", {}, "ABC"), el("pre", {}, song.abc)));
   });
+}
+
+// Keep the song's first part and draw the rest again with a new seed: the first part
+// becomes the prime, after the song's own meter and key.
+function newPartButton(song) {
+  const button = el("button", { type: "button", class: "new-part" }, "new B part");
+  button.addEventListener("click", () => {
+    const header = (field) => (song.abc.match(new RegExp(`^${field}:(.*)$`, "m")) || [])[1];
+    setSelect("meter", header("M")?.trim() ?? "");
+    setSelect("key", header("K")?.trim() ?? "");
+    $("prime").value = song.first_part;
+    $("num_songs").value = "1";
+    $("random-seed").checked = true;
+    syncSeed();
+    generate(readForm());
+  });
+  return button;
+}
+
+function setSelect(field, value) {
+  const select = $(field);
+  if (![...select.options].some((option) => option.value === value)) {
+    select.add(new Option(value, value));
+  }
+  select.value = value;
 }
 
 function downloads(song, seed, n) {
@@ -304,15 +350,10 @@ function renderHistory() {
 
 // Put a history row's settings in the form, seed included, and generate again.
 function regenerate(settings) {
-  for (const field of ["meter", "key"]) {
-    const select = $(field);
-    const value = settings[field] ?? "";
-    if (![...select.options].some((option) => option.value === value)) {
-      select.add(new Option(value, value));
-    }
-    select.value = value;
-  }
-  for (const field of ["temperature", "top_k", "seed", "num_songs", "length", "prime"]) {
+  for (const field of ["meter", "key"]) setSelect(field, settings[field] ?? "");
+  $("type").value = settings.type ?? "any";
+  const inputs = ["parts", "bars_per_part", "temperature", "top_k", "seed", "num_songs", "length"];
+  for (const field of [...inputs, "prime"]) {
     $(field).value = settings[field] ?? "";
   }
   $("random-seed").checked = false;

@@ -1,0 +1,150 @@
+"""Song form (tfdl.music.form): sections, bars per section, the last note, part similarity."""
+
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tfdl.music.abc import load_corpus
+from tfdl.music.form import edit_distance, form_numbers, read_form, similarity
+
+EIGHT = "DED DFA | dcd efg | faf ecA | dcd efg |\nDED DFA | dcd efg | faf ecA | d3 d3"
+B_EIGHT = "fgf fga | bag fed | fgf fga | bag fed |\nfgf fga | bag fed | ege cBA | d3 d3"
+
+
+def tune(body, key="D", meter="6/8"):
+    return f"X:1\nT:Test\nM:{meter}\nL:1/8\nK:{key}\n{body}\n"
+
+
+def test_aabb_with_explicit_repeats():
+    form = read_form(tune(f"|: {EIGHT} :|\n|: {B_EIGHT} :|"))
+    assert form.shape == (8, 8)
+    assert form.name() == "AABB" and form.two_part and form.phrase_regular
+    assert form.describe() == "AABB, 8 + 8 bars, ends on D"
+
+
+def test_the_opening_repeat_may_be_left_out():
+    # no |: at all, as many collections write it: :| repeats from the start of its part
+    form = read_form(tune(f"{EIGHT} :|\n{B_EIGHT} :|"))
+    assert form.shape == (8, 8) and form.name() == "AABB"
+
+
+def test_double_colon_splits_parts():
+    form = read_form(tune(f"{EIGHT} ::\n{B_EIGHT} :|"))
+    assert form.shape == (8, 8) and form.name() == "AABB"
+
+
+def test_double_bars_split_unrepeated_parts():
+    form = read_form(tune(f"{EIGHT} ||\n{B_EIGHT} |]"))
+    assert form.shape == (8, 8) and form.name() == "AB" and form.two_part
+
+
+def test_a_pickup_and_the_bar_that_completes_it_count_as_one():
+    a = "A | DED DFA | dcd efg | faf ecA | dcd efg |\nDED DFA | dcd efg | faf ecA | d3 d2"
+    b = "e | fgf fga | bag fed | fgf fga | bag fed |\nfgf fga | bag fed | ege cBA | d3 d2"
+    assert read_form(tune(f"{a} :|\n{b} :|")).shape == (8, 8)
+    # a pickup written before |: goes with the part it leads into
+    assert read_form(tune(f"A |: {a[4:]} :|\n{b} :|")).shape == (8, 8)
+
+
+def test_second_ending_bars_are_not_counted():
+    a = "|: DED DFA | dcd efg | faf ecA | dcd efg |\n"
+    a += "DED DFA | dcd efg | faf ecA |1 dcB A3 :|2 d3 d3 ||"
+    form = read_form(tune(f"{a}\n{B_EIGHT} :|"))
+    assert form.shape == (8, 8) and form.name() == "AABB"
+    first = form.sections[0]
+    assert first.ending_length == 1 and first.later_length == 1
+    # the part's notes: 7 bars of 6 and the first ending's 4; the second ending's d d not
+    assert len(first.notes) == 7 * 6 + 4
+    assert first.notes[-2:] == [("B", 0), ("A", 0)]
+
+
+def test_phrase_regular_and_two_part_are_told_apart():
+    four = "DED DFA | dcd efg | faf ecA | d3 d3"
+    form = read_form(tune(f"|: {four} :|\n|: {EIGHT} :|"))
+    assert form.shape == (4, 8) and form.phrase_regular and not form.two_part
+    one = read_form(tune(f"|: {EIGHT} :|"))
+    assert one.shape == (8,) and one.phrase_regular and not one.two_part
+    odd = read_form(tune(f"|: {EIGHT} | DED DFA :|\n|: {B_EIGHT} :|"))
+    assert odd.shape == (9, 8) and not odd.phrase_regular and not odd.two_part
+
+
+@pytest.mark.parametrize(
+    "key, last, tonic",
+    [
+        ("D", "d3 d3", True),
+        ("Ador", "A3 A3", True),  # any mode: the letter of K:
+        ("Em", "e3 E3", True),
+        ("F#m", "f3 F3", True),
+        ("G", "d3 d3", False),
+        ("D", "d3 z3", True),  # a rest is no note: the last sounding one is d
+        ("D", "A3 [DFA]3", True),  # a chord sounds as its first note
+        ("D", "A3 {g}e3", False),  # a grace note is no note; e is
+        ("none", "d3 d3", False),  # no tonic
+    ],
+)
+def test_last_sounding_note_against_the_tonic(key, last, tonic):
+    form = read_form(tune(f"DED DFA | dcd efg | faf ecA | {last} |]", key=key))
+    assert form.ends_on_tonic is tonic
+
+
+def test_edit_distance_agrees_with_a_plain_implementation():
+    def plain(a, b):
+        row = list(range(len(b) + 1))
+        for i, x in enumerate(a, 1):
+            new = [i]
+            for j, y in enumerate(b, 1):
+                new.append(min(row[j] + 1, new[j - 1] + 1, row[j - 1] + (x != y)))
+            row = new
+        return row[-1]
+
+    rng = random.Random(0)
+    for _ in range(200):
+        a = [rng.choice("ABCD") for _ in range(rng.randrange(12))]
+        b = [rng.choice("ABCD") for _ in range(rng.randrange(12))]
+        assert edit_distance(a, b) == plain(a, b)
+    assert similarity("abcd", "abcd") == 1.0 and similarity("aaaa", "bbbb") == 0.0
+    assert similarity("abcd", "abce") == 0.75
+
+
+def test_part_similarity_sees_a_b_part_that_copies_the_a_part():
+    copy = read_form(tune(f"|: {EIGHT} :|\n|: {EIGHT} :|"))
+    new = read_form(tune(f"|: {EIGHT} :|\n|: {B_EIGHT} :|"))
+    assert copy.part_similarity == 1.0
+    assert new.part_similarity < 0.5
+
+
+def test_form_numbers_of_the_shipped_corpus():
+    # The issue's checker (written outside tfdl) found 94.9 %, 72.9 % and 81.5 %.
+    numbers = form_numbers(load_corpus())
+    assert numbers["phrase_regular_fraction"] == 0.9485
+    assert numbers["two_part_fraction"] == 0.7283
+    assert numbers["tonic_ending_fraction"] == 0.8146
+    assert next(iter(numbers["section_shapes"])) == "[8, 8]"
+    assert 0.3 < numbers["part_similarity"] < 0.45
+
+
+def test_the_form_reader_imports_no_tensorflow():
+    # tfdl/__init__ starts TensorFlow; load the ABC layer as a bare namespace package
+    root = Path(__file__).resolve().parents[1] / "tfdl"
+    code = (
+        "import sys, types\n"
+        f"pkg = types.ModuleType('tfdl'); pkg.__path__ = [{str(root)!r}]\n"
+        "sys.modules['tfdl'] = pkg\n"
+        "import tfdl.music.form\n"
+        "bad = [m for m in ('tensorflow', 'keras', 'music21') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_first_part_is_the_body_up_to_the_bar_line_that_closes_it():
+    a = "|: DED DFA | dcd efg |1 faf ecA :|2 faf d3 ||"
+    assert read_form(tune(a)).shape == (3,)
+    from tfdl.music.form import first_part
+
+    assert first_part(tune(f"{a}\n{B_EIGHT} :|")) == a  # past the first ending's :|
+    assert first_part(tune(f"{EIGHT} :|\n{B_EIGHT} :|")) == f"{EIGHT} :|"
+    assert first_part(tune(EIGHT)) is None  # nothing closes before the end

@@ -369,3 +369,19 @@ def test_tfdl_debug_shows_the_traceback_of_a_user_error(monkeypatch, tmp_path):
     monkeypatch.setenv("TFDL_DEBUG", "1")
     with pytest.raises(UserError, match="no model directory at"):
         main(["music", "evaluate", "--model", str(tmp_path / "missing")])
+
+
+def test_every_flag_of_every_command_says_what_it_does():
+    import argparse
+
+    from tfdl.cli import _parser
+
+    def silent(parser, path):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield from silent(sub, f"{path} {name}")
+            elif action.option_strings and not action.help and action.dest != "help":
+                yield f"{path} {action.option_strings[-1]}"
+
+    assert list(silent(_parser(), "tfdl")) == []

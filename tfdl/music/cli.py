@@ -43,9 +43,18 @@ def _sampling_arguments(parser):
     parser.add_argument(
         "--length", type=positive_int, default=1500, help="most characters to add after the prime"
     )
-    parser.add_argument("--temperature", type=positive_float, default=1.0)
-    parser.add_argument("--top-k", type=positive_int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--temperature", type=positive_float, default=1.0,
+        help="divides the model's logits: below 1 safer, above 1 more adventurous (default: 1)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--top-k", type=positive_int, default=None,
+        help="draw each character from the k likeliest only (default: from all)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--seed", type=int, default=0,
+        help="seed of the draws: the same seed and settings give the same songs (default: 0)",
+    )  # fmt: skip
     parser.add_argument(
         "--prime",
         type=_prime,
@@ -120,11 +129,13 @@ def add_commands(groups):
         "auto: fitted to --minutes, this machine and the data (the default with --minutes). "
         "The flags below override either",
     )
-    train.add_argument("--batch-size", type=positive_int)
-    train.add_argument("--seq-length", type=positive_int)
-    train.add_argument("--embedding-dim", type=positive_int)
-    train.add_argument("--rnn-units", type=positive_int)
-    train.add_argument("--learning-rate", type=positive_float)
+    train.add_argument("--batch-size", type=positive_int, help="windows per training step")
+    train.add_argument("--seq-length", type=positive_int, help="characters per window")
+    train.add_argument(
+        "--embedding-dim", type=positive_int, help="size of each character's embedding"
+    )
+    train.add_argument("--rnn-units", type=positive_int, help="LSTM units")
+    train.add_argument("--learning-rate", type=positive_float, help="Adam's (peak) learning rate")
     train.add_argument(
         "--lr-schedule",
         choices=["constant", "cosine"],
@@ -140,9 +151,17 @@ def add_commands(groups):
         type=float,
         help="fraction of the LSTM's inputs and outputs dropped while training (lab: 0)",
     )
-    train.add_argument("--clip-norm", type=positive_float)
-    train.add_argument("--checkpoint-every", type=positive_int)
-    train.add_argument("--eval-every", type=positive_int)
+    train.add_argument(
+        "--clip-norm", type=positive_float, help="clip the gradients' global norm to this"
+    )
+    train.add_argument(
+        "--checkpoint-every", type=positive_int,
+        help="steps between checkpoints (default: 500, or a tenth of a --minutes run)",
+    )  # fmt: skip
+    train.add_argument(
+        "--eval-every", type=positive_int,
+        help="steps between validation passes (default: 250, or a tenth of a --minutes run)",
+    )  # fmt: skip
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     train.add_argument("--init-from", help="start from this saved model's weights (fine-tune)")
     train.add_argument(
@@ -157,7 +176,7 @@ def add_commands(groups):
     gen = music.add_parser("generate", help="write new songs with a trained model")
     gen.add_argument("--model", help=MODEL_HELP)
     gen.add_argument("--out", required=True, help="directory for the .abc (.mid, .wav, .svg) files")
-    gen.add_argument("--num-songs", type=positive_int, default=4)
+    gen.add_argument("--num-songs", type=positive_int, default=4, help="songs to write")
     _sampling_arguments(gen)
     gen.add_argument("--xla", action="store_true", help="compile the sampling loop with XLA")
     _export_arguments(gen)
@@ -191,7 +210,9 @@ def add_commands(groups):
         "report", help="generate songs and report validity and memorisation (one JSON line)"
     )
     rep.add_argument("--model", help=MODEL_HELP)
-    rep.add_argument("--num-songs", type=positive_int, default=100)
+    rep.add_argument(
+        "--num-songs", type=positive_int, default=100, help="songs to judge (default: 100)"
+    )
     _sampling_arguments(rep)
     rep.add_argument("--xla", action="store_true", help="compile the sampling loop with XLA")
     rep.add_argument(

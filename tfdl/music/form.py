@@ -39,6 +39,9 @@ from tfdl.music.meter import _CHORD_NOTE, TICKS, BarError, BarReader, _pitch
 # Bars per section a phrase-regular tune has, and a part of a two-part tune.
 PHRASE_BARS = frozenset({4, 8, 12, 16})
 PART_BARS = frozenset({8, 16})
+# Bars 5-6 of a part restate bars 1-2 when their notes are at least this alike (half the
+# notes the same, in order): a restatement with a changed note or two counts.
+RESTATED = 0.5
 _KEY = re.compile(r"^K:\s*([A-G])", re.M)
 
 
@@ -97,6 +100,8 @@ class Section:
     later_length: Fraction = Fraction(0)
     notes: list = field(default_factory=list)
     closed_by: str = ""  # the bar kind that closed it: end, both, double, start, "" (open)
+    # The counted notes again, by written bar: {bar number: [pitch, ...]}, in order.
+    bar_notes: dict = field(default_factory=dict)
 
     @property
     def bars(self):
@@ -107,6 +112,21 @@ class Section:
     @property
     def has_music(self):
         return self.length > 0 or self.written_bars > 0 or bool(self.notes)
+
+    @property
+    def restates(self):
+        """An 8-bar part whose bars 5-6 restate bars 1-2, as written or with changes
+        (their notes at least `RESTATED` alike); None for a part of other length.
+        A pickup, a written bar shorter than the rest before the first full one, is
+        not bar 1."""
+        if self.bars != 8:
+            return None
+        bars = list(self.bar_notes.values())
+        if len(bars) == 9:  # a pickup bar before the eight
+            bars = bars[1:]
+        if len(bars) < 6:
+            return None
+        return similarity(bars[4] + bars[5], bars[0] + bars[1]) >= RESTATED
 
 
 @dataclass
@@ -182,6 +202,7 @@ def sections_of(reader, at_end=True):
             while sound is not None and sound[0] == i:
                 if current.counting:
                     current.notes.append(sound[1])
+                    current.bar_notes.setdefault(e.bar, []).append(sound[1])
                 sound = next(sounds, None)
             if e.duration == 0:
                 continue
@@ -214,7 +235,9 @@ def sections_of(reader, at_end=True):
         current.closed_by = kind
         if current.has_music and current.bars == 0 and not current.free_meter:
             # a pickup before |: (or ||): summed with the bar that completes it
-            current = Section(length=current.length, notes=current.notes)
+            current = Section(
+                length=current.length, notes=current.notes, bar_notes=current.bar_notes
+            )
             continue
         if current.has_music:
             sections.append(current)
@@ -311,19 +334,50 @@ def similarity(a, b):
     return 1.0 if longest == 0 else 1 - edit_distance(a, b) / longest
 
 
+def bar_pitches(reader):
+    """The pitches of each written bar that has notes, in order (a tuple a bar): every
+    bar as written, endings included, split at every bar line."""
+    bars = {}
+    for index, pitch in reader.sounds:
+        bars.setdefault(reader.events[index].bar, []).append(pitch)
+    return [tuple(pitches) for _, pitches in sorted(bars.items())]
+
+
+def repeated_bars(text):
+    """``(repeated, bars)``: how many of a tune's bars with notes have the same sequence
+    of pitches (durations aside) as another bar of the tune, and how many there are."""
+    reader = reader_for(text)
+    if reader is None:
+        return 0, 0
+    bars = bar_pitches(reader)
+    counts = Counter(bars)
+    return sum(counts[bar] > 1 for bar in bars), len(bars)
+
+
 def form_numbers(songs, shapes=5):
     """Form of many tunes: ``phrase_regular_fraction``, ``two_part_fraction``,
     ``tonic_ending_fraction``, ``section_shapes`` (the ``shapes`` commonest, as
-    ``{"[8, 8]": count}``) and ``part_similarity`` (the mean `Form.part_similarity`
-    of the tunes with two sections or more; None if none has)."""
+    ``{"[8, 8]": count}``), ``part_similarity`` (the mean `Form.part_similarity`
+    of the tunes with two sections or more; None if none has),
+    ``repeated_bar_fraction`` (of all their bars with notes, those another bar of the
+    same tune repeats: `repeated_bars`) and ``restated_part_fraction`` (of their 8-bar
+    parts, those whose bars 5-6 restate bars 1-2: `Section.restates`)."""
     forms = [read_form(song) for song in songs]
     n = max(len(forms), 1)
     counts = Counter(str(list(f.shape)) for f in forms)
     alike = [f.part_similarity for f in forms if f.part_similarity is not None]
+    repeats = [repeated_bars(song) for song in songs]
+    restated = [s.restates for f in forms for s in f.sections if s.restates is not None]
     return {
         "phrase_regular_fraction": round(sum(f.phrase_regular for f in forms) / n, 4),
         "two_part_fraction": round(sum(f.two_part for f in forms) / n, 4),
         "tonic_ending_fraction": round(sum(f.ends_on_tonic for f in forms) / n, 4),
         "section_shapes": dict(counts.most_common(shapes)),
         "part_similarity": round(sum(alike) / len(alike), 4) if alike else None,
+        "repeated_bar_fraction": round(
+            sum(r for r, _ in repeats) / max(sum(b for _, b in repeats), 1), 4
+        ),
+        "restated_part_fraction": (
+            round(sum(restated) / len(restated), 4) if restated else None
+        ),
     }

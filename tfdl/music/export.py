@@ -128,8 +128,12 @@ def abc_to_midi(abc_text, path):
     layers): it raises ValueError naming the reason only when music21 cannot parse the
     tune or finds no notes in it.
     """
+    from tfdl.music.limits import tune_problem
     from tfdl.music.midi import score_notes, score_tempo, write_midi
 
+    beyond = tune_problem(abc_text)  # Q:0/4=120, B999999: before music21 reads it
+    if beyond:
+        raise UserError(f"it is beyond tfdl's limits: {beyond}")
     try:
         score = parse_song(abc_text)
     except Exception as e:  # music21 raises many exception types for bad ABC

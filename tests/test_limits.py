@@ -1,0 +1,257 @@
+"""Hostile ABC (issue #25): every reproducer, and the class it stands for, gets a verdict
+naming the bar or field, or a one-line UserError, in its own process within 10 s and
+2 GiB (`hostile.run_call`). Before the limits each of them hung, ran out of memory or
+escaped as a traceback."""
+
+import pytest
+from hostile import run_call
+
+from tfdl.music import limits
+
+# four good bars, so that check_song reaches its bar check
+H = "X:1\nM:4/4\nL:1/8\nK:C\nCDEF GABc|CDEF GABc|CDEF GABc|CDEF GABc|"
+BIG = "9" * 5000  # more digits than Python converts to an int (4,300)
+
+
+def check_song(text):
+    return run_call("tfdl.music.songs:check_song", text).value
+
+
+def check_bars(text):
+    return run_call("tfdl.music.meter:check_bars", text).value
+
+
+def clean_tune(text):
+    return run_call("tfdl.music.clean:clean_tune", text).value
+
+
+def assert_bad_bar(text, bar, words):
+    """check_bars, check_song and clean_tune all refuse ``text`` naming ``bar``."""
+    bars = check_bars(text)
+    assert not bars.metrical and bars.reason.startswith(f"bar {bar}: "), bars.reason
+    assert words in bars.reason
+    song = check_song(text)
+    assert not song.valid and song.reason.startswith(f"bad bar: bar {bar}: "), song.reason
+    assert words in song.reason
+    cleaned, reason = clean_tune(text)
+    assert cleaned is None and reason.startswith(f"bar {bar}: ") and words in reason
+
+
+def assert_bad_field(text, words, bar_reader_reads_it=True):
+    song = check_song(text)
+    assert not song.valid and song.reason.startswith("bad field: "), song.reason
+    assert words in song.reason and "\n" not in song.reason
+    if bar_reader_reads_it:  # the bar reader reads no K: line
+        bars = check_bars(text)
+        assert not bars.metrical and words in bars.reason, bars.reason
+    cleaned, reason = clean_tune(text)
+    assert cleaned is None and words in reason
+
+
+# -- row 1: an ending range built as a set ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "music, words",
+    [
+        ("|1-999999999 CDEF:|", "an ending 999999999: tfdl reads at most 8"),  # the reproducer
+        ("|1,3-99999 CDEF:|", "an ending 99999"),
+        ("[1-9 CDEF:|", "an ending 9:"),
+        ("|" + BIG + " CDEF:|", "an ending 99999"),
+    ],
+)
+def test_row1_ending_numbers_are_bounded(music, words):
+    assert_bad_bar(H + music, 5, words)
+
+
+# -- row 3: one event per bar of a multi-bar rest -----------------------------------------
+
+
+@pytest.mark.parametrize("rest", ["Z999999999", "Z65", "X99999", "Z" + BIG])
+def test_row3_multi_bar_rests_are_bounded(rest):
+    assert_bad_bar(H + rest + "|", 5, "a rest of bars")
+
+
+def test_row3_a_long_rest_within_the_limit_is_still_read():
+    bars = check_bars(H + "Z64|")
+    assert bars.metrical and bars.bars == 5  # one written bar, 64 played
+
+
+# -- row 4: music21's time-signature set-up for huge meters -------------------------------
+
+
+@pytest.mark.parametrize(
+    "meter, words",
+    [
+        ("1000/1", "M:1000/1: a meter has at most 32 beats"),  # the reproducer
+        ("99999/1", "at most 32 beats"),
+        ("16+17/8", "at most 32 beats"),
+        ("4/128", "at most 1/64"),
+        ("4/" + BIG, "at most 1/64"),
+    ],
+)
+def test_row4_meters_are_bounded(meter, words):
+    assert_bad_field(f"X:1\nM:{meter}\nL:1/8\nK:C\nCDEF|", words)
+
+
+def test_row4_a_meter_change_in_the_body_is_bounded_too():
+    assert_bad_bar(H + "[M:64/1]CDEF|", 5, "M:64/1")
+    assert_bad_bar(H + "\nM:64/1\nCDEF|", 5, "M:64/1")
+
+
+def test_row4_meter_length_is_none_beyond_the_limits():
+    from tfdl.music.meter import meter_length
+
+    assert meter_length("32/1") == 32 and meter_length("33/1") is None
+    assert run_call("tfdl.music.meter:meter_length", "4/" + BIG).value is None
+
+
+# -- row 5: music21 hangs laying out a huge note ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "note, words",
+    [
+        ("B999999", "a note length 999999: tfdl reads at most 64"),  # the reproducer
+        ("A99999999", "a note length 99999999"),
+        ("z65", "a note length 65"),
+        ("[CEG]128", "a note length 128"),
+        ("B/128", "divides a note by at most 64"),
+        ("B" + "/" * 5000, "divides a note by at most 64"),
+        ("{g99999}B", "a note length 99999"),
+    ],
+)
+def test_row5_note_lengths_are_bounded(note, words):
+    assert_bad_bar(H + note + "|", 5, words)
+
+
+# -- row 6: numbers too long for Python to convert -----------------------------------------
+
+
+def test_row6_a_5000_digit_note_length():
+    assert_bad_bar(H + "A" + BIG + "|", 5, "a note length 99999")
+
+
+@pytest.mark.parametrize("field", ["M:4/", "L:1/", "Q:1/4=", "K:C transpose="])
+def test_row6_a_5000_digit_header_number(field):
+    text = H.replace("K:C", "K:C" if field.startswith("K") else f"{field}{BIG}\nK:C")
+    if field.startswith("K"):
+        text = text.replace("K:C", f"{field}{BIG}")
+    assert_bad_field(text, field[0] + ":", bar_reader_reads_it=not field.startswith("K"))
+
+
+def test_row6_a_5000_digit_tuplet():
+    assert_bad_bar(H + "(3:" + BIG + "ABC|", 5, "a tuplet number")
+
+
+def test_row6_generate_prime_is_one_line(capsys):
+    from tfdl.cli import main
+
+    code = main(["music", "generate", "--out", "/nonexistent", "--prime", H + "A" + BIG + "|"])
+    error = capsys.readouterr().err.strip()
+    assert code == 2 and len(error.splitlines()) == 1, error
+    assert "bar 5: a note length 99999" in error
+
+
+# -- rows 7 and 8: digits that str.isdigit() accepts and ABC does not ----------------------
+
+
+@pytest.mark.parametrize(
+    "music",
+    [
+        "(²AB|",  # row 7
+        "[²AB|",  # row 8
+        "A٣B|",  # an Arabic-Indic 3, which int() reads as 3
+        "z²AB|",
+    ],
+)
+def test_rows7_8_foreign_digits_are_named(music):
+    assert_bad_bar(H + music, 5, "is no ABC digit")
+
+
+def test_rows7_8_the_bar_reader_alone_reads_them_as_no_music():
+    from tfdl.music.meter import BarError, BarReader
+
+    for piece in ("(²AB|", "[²AB|"):
+        reader = BarReader.from_header(["M:4/4", "L:1/8"])
+        with pytest.raises(BarError, match="bar 1: .*no ABC digit"):
+            reader.feed(piece)
+
+
+# -- row 9: a tempo of a zero-length beat --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "tempo, words",
+    [
+        ("0/4=120", "a tempo's beat has 1 to 16 parts"),  # the reproducer
+        ("1/0=120", "a tempo's beat is at least 1/64"),
+        ("1/4=0", "a tempo is 1 to 500 beats a minute"),
+        ("1/4=99999", "a tempo is 1 to 500"),
+        ('"Allegro" 1/4=600', "a tempo is 1 to 500"),
+    ],
+)
+def test_row9_tempi_are_bounded(tempo, words):
+    text = f"X:1\nM:4/4\nL:1/8\nQ:{tempo}\nK:C\nCDEF GABc|"
+    outcome = run_call("tfdl.music.export:abc_to_midi", text, "/tmp/tfdl-never-written.mid")
+    assert outcome.kind == "user error" and words in outcome.text, outcome
+    assert "\n" not in outcome.text
+    assert_bad_field(text + "CDEF GABc|" * 3, words)
+
+
+def test_row9_a_tempo_in_the_body_is_bounded_too():
+    assert_bad_bar(H + "\nQ:0/4=120\nCDEF GABc|", 5, "Q:0/4=120")
+    assert_bad_bar(H + "[Q:1/4=0]CDEF GABc|", 5, "Q:1/4=0")
+
+
+def test_row9_a_real_tempo_still_sets_the_midi_tempo(tmp_path):
+    text = "X:1\nM:4/4\nL:1/8\nQ:3/8=120\nK:C\nCDEF GABc|"
+    outcome = run_call("tfdl.music.export:abc_to_midi", text, str(tmp_path / "a.mid"))
+    assert outcome.kind == "value" and (tmp_path / "a.mid").read_bytes()[:4] == b"MThd"
+
+
+# -- row 12: a huge tune -------------------------------------------------------------------
+
+
+def test_row12_a_100kb_tune_is_refused_by_size_in_one_line():
+    import random
+
+    rng = random.Random(12)
+    body = "".join(rng.choice("ABCDEFGabcdefg|:[]()2/3>z ") for _ in range(100_000))
+    text = "X:1\nM:6/8\nL:1/8\nK:D\n" + body
+    song = check_song(text)
+    assert not song.valid and song.reason.startswith("too long: the tune has 100,0"), song.reason
+    assert "at most 8,000" in song.reason
+    assert "at most 8,000" in check_bars(text).reason
+    assert "at most 8,000" in clean_tune(text)[1]
+    outcome = run_call("tfdl.music.export:abc_to_midi", text, "/tmp/tfdl-never-written.mid")
+    assert outcome.kind == "user error" and "at most 8,000" in outcome.text
+
+
+def test_a_tune_at_the_size_limit_is_still_read():
+    text = "X:1\nM:4/4\nL:1/8\nK:C\n" + "CDEF GABc|" * ((limits.MAX_TUNE_CHARS - 40) // 10)
+    assert len(text) <= limits.MAX_TUNE_CHARS
+    assert check_bars(text).metrical
+
+
+# -- the limits themselves -----------------------------------------------------------------
+
+
+def test_the_shipped_corpus_is_well_within_every_limit():
+    from tfdl.music import abc
+
+    tunes = abc.load_corpus()
+    assert [t for t in tunes if limits.tune_problem(t)] == []
+    assert max(map(len, tunes)) * 4 < limits.MAX_TUNE_CHARS
+
+
+def test_numbers_in_text_fields_and_annotations_are_not_music():
+    text = 'X:1\nT:Reel 123456789\nM:4/4\nL:1/8\nK:C\n"^99999th time"CDEF !99999!GABc|'
+    assert limits.tune_problem(text) is None
+
+
+def test_bar_numbers_count_as_the_bar_reader_does():
+    body = "|:AB cd|ef ga:|[1 AB||2 cd|] Z65|"
+    assert str(limits.body_problem(body)).startswith("bar 6: a rest of bars 65")
+    # fed in pieces, as the sampler does: the piece after a bar line knows its bar
+    assert limits.body_problem("1-9 AB|", bar=3, glued=True).message.startswith("bar 3: ")

@@ -18,6 +18,7 @@ Two modes (`SongSampler.sample`):
 
 import dataclasses
 import re
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,6 +41,10 @@ MAX_BACKTRACKS = 8
 CANDIDATE_ROWS = 16
 MAX_CANDIDATES = 4
 _HEADER_LINE = re.compile(r"[A-Za-z]:.*")
+
+
+class PastDeadline(RuntimeError):
+    """Sampling was still going at its ``deadline`` (`SongSampler.sample`)."""
 
 
 class SongSampler:
@@ -155,6 +160,7 @@ class SongSampler:
         seed=0,
         prime=None,
         metrical=True,
+        deadline=None,
     ):
         """Generate ``num_songs`` songs of at most ``length`` new characters each.
 
@@ -170,6 +176,8 @@ class SongSampler:
                 and lasts what ``M:`` says (see the module docstring); False gives
                 the unconstrained sampler. A metrical prime must end with a newline
                 or a bar line.
+            deadline: a `time.monotonic` time; metrical sampling raises `PastDeadline`
+                at the first chunk that starts after it (None: no deadline).
 
         Returns a list of strings, each the prime followed by the generated text up
         to and excluding the blank line that ends it.
@@ -190,7 +198,9 @@ class SongSampler:
             raise UserError(f"prime has {e}") from None
         batch = np.tile(prime_ids[None, :], (int(num_songs), 1))
         if metrical:
-            return self._sample_metrical(batch, prime, int(length), temperature, top_k, seed)
+            return self._sample_metrical(
+                batch, prime, int(length), temperature, top_k, seed, deadline
+            )
         ids = self._loop(
             tf.constant(batch),
             tf.constant(int(length)),
@@ -206,7 +216,7 @@ class SongSampler:
             songs.append(text if end < 0 else text[:end])
         return songs
 
-    def _sample_metrical(self, batch, prime, length, temperature, top_k, seed):
+    def _sample_metrical(self, batch, prime, length, temperature, top_k, seed, deadline=None):
         songs = [_MetricalSong.start(prime, length) for _ in range(len(batch))]
         if not hasattr(self, "_chunk"):
             self._start = tf.function(self._start_state, reduce_retracing=True)
@@ -225,6 +235,8 @@ class SongSampler:
         active = list(range(len(songs)))
         offset = 0
         while active:
+            if deadline is not None and time.monotonic() > deadline:
+                raise PastDeadline(f"{len(active)} of {len(songs)} songs unfinished")
             # A song that must redraw a piece gets spare rows while the batch is small
             # (rows cost little until the batch fills the CPU: bench/music_bench.py):
             # independent draws of the piece from its saved state, each ready to stand

@@ -6,11 +6,11 @@ turns the JSON body of ``POST /api/generate`` into a `GenerateRequest`, or raise
 `FormError` naming the field, in one line the page shows next to that field.
 """
 
-import math
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass
 
+from tfdl.music import limits
 from tfdl.music.abc import default_unit_length
 from tfdl.music.meter import meter_length
 from tfdl.music.songs import header_problem
@@ -120,6 +120,12 @@ class GenerateRequest:
         return asdict(self)
 
 
+def _shown(value, most=40):
+    """``repr(value)`` cut to ``most`` characters: JSON numbers may have 4,000 digits."""
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**most else "a huge number"
+    return text if len(text) <= most else text[:most] + "..."
+
+
 def _integer(body, field, default, low, high, allow_none=False):
     value = body.get(field, default)
     if value is None and allow_none:
@@ -127,9 +133,9 @@ def _integer(body, field, default, low, high, allow_none=False):
     # JSON true is a Python int: refuse it as one
     if isinstance(value, bool) or not isinstance(value, int):
         expected = "a whole number or null" if allow_none else "a whole number"
-        raise FormError(field, f"{field} must be {expected}, got {value!r}"[:200])
-    if not low <= value <= high:
-        raise FormError(field, f"{field} must be between {low} and {high}, got {value}")
+        raise FormError(field, f"{field} must be {expected}, got {_shown(value)}")
+    if not low <= value <= high:  # compared as it is, never converted
+        raise FormError(field, f"{field} must be between {low} and {high}, got {_shown(value)}")
     return value
 
 
@@ -166,6 +172,9 @@ def parse_request(body, vocab):
         raise FormError(None, f"unknown field {extra[0]!r} (fields: {', '.join(FIELDS)})")
 
     meter = _text(body, "meter", vocab)
+    beyond = meter and limits.field_problem("M", meter)
+    if beyond:  # M:99999/1 held music21 for minutes
+        raise FormError("meter", f"meter {beyond}")
     if meter is not None and meter_length(meter) is None:
         raise FormError("meter", f"meter {meter!r} is no ABC meter (e.g. 6/8, 3/4, C|)")
     key = _text(body, "key", vocab)
@@ -177,12 +186,13 @@ def parse_request(body, vocab):
 
     temperature = body.get("temperature", 1.0)
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
-        raise FormError("temperature", f"temperature must be a number, got {temperature!r}"[:200])
-    if not (math.isfinite(temperature) and MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE):
+        raise FormError("temperature", f"temperature must be a number, got {_shown(temperature)}")
+    # compared before any conversion: float(10**400) overflows; NaN and infinity fail too
+    if not MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE:
         raise FormError(
             "temperature",
             f"temperature must be between {MIN_TEMPERATURE} and {MAX_TEMPERATURE:g}, "
-            f"got {temperature}",
+            f"got {_shown(temperature)}",
         )
 
     prime = body.get("prime")
@@ -192,6 +202,9 @@ def parse_request(body, vocab):
     if len(prime) > MAX_PRIME:
         raise FormError("prime", f"prime must be at most {MAX_PRIME} characters, got {len(prime)}")
     _known("prime", prime, vocab)
+    beyond = limits.body_problem(prime)
+    if beyond:  # Z999999999, |1-999999999: before the sampler's bar reader reads it
+        raise FormError("prime", f"prime has {beyond}")
     if prime.strip():
         if meter is None or key is None:
             raise FormError("prime", "prime: choose a meter and a key too (it goes after them)")

@@ -53,6 +53,8 @@ def numbers(tune):
             field(match[1], match[2])
             continue
         for token in _TOKEN.finditer(line):
+            if token["bar"]:
+                found["bar lines"].append(found["bar lines"].pop() + 1 if found["bar lines"] else 1)
             if token["key"]:
                 field(token["key"], token["value"])
             for name in ("bar_ending", "ending"):
@@ -73,6 +75,7 @@ def numbers(tune):
 
 BOUNDS = {
     "tune size": limits.MAX_TUNE_CHARS,
+    "bar lines": limits.MAX_BARS,
     "note multiplier": limits.MAX_NOTE_MULTIPLIER,
     "note divisor": limits.MAX_NOTE_DIVISOR,
     "meter beats": limits.MAX_METER_BEATS,

@@ -20,7 +20,8 @@ comes near it:
 =========================  =====================  =====
 number                     largest: corpus, raw   bound
 =========================  =====================  =====
-tune size, characters      1,340, 2,438           8,000
+tune size, characters      1,340, 2,438           6,000
+bar lines in a tune        88, 133                192
 note length multiplier     8, 8                   64
 note length divisor        8, 8                   64
 meter numerator (beats)    12, 12                 32
@@ -34,16 +35,19 @@ tempo, beats a minute      176, 176               500
 tempo beat ``Q:3/8=``      3/8, 3/8               16/64
 =========================  =====================  =====
 
-The size bound keeps music21's parse of a tune to a few seconds (measured: 1.6 s
-for 4,000 characters and 5 s for 10,000 on a shared 2-core machine); the note
-length bound keeps its layout of one note fast (``B256`` takes 0.5 s, ``B1024``
-5 s). Pure Python: no TensorFlow, keras or music21 here.
+The size and bar bounds keep music21's parse of a tune to a few seconds: its time
+grows with the square of the bars when they are overfull (measured on a shared
+2-core machine: 128 such bars 0.7 s, 256 bars 6 s, 800 bars 40 s; 200 long bars
+of 7,400 characters 6.5 s). The studio's songs (a prime of 2,000 characters and
+2,000 more) stay within both. The note length bound keeps music21's layout of one
+note fast (``B256`` takes 0.5 s, ``B1024`` 5 s). Pure Python: no TensorFlow, keras or music21 here.
 """
 
 import re
 from dataclasses import dataclass
 
-MAX_TUNE_CHARS = 8_000
+MAX_TUNE_CHARS = 6_000
+MAX_BARS = 192  # bar lines in a tune
 MAX_NOTE_MULTIPLIER = 64
 MAX_NOTE_DIVISOR = 64
 MAX_METER_BEATS = 32  # the numerator, or the sum of an additive one (2+3+2/8)
@@ -216,9 +220,12 @@ def body_problem(text, bar=1, glued=False, line_start=True):
         for token in _TOKEN.finditer(line):
             problem = None
             if token["bar"]:
-                bar += 1
-                if token["bar_ending"]:
-                    problem = _ending_problem(token["bar_ending"])
+                if bar > MAX_BARS:  # the bar line that would close bar MAX_BARS + 1
+                    problem = f"a tune has at most {MAX_BARS} bar lines in tfdl"
+                else:
+                    bar += 1
+                    if token["bar_ending"]:
+                        problem = _ending_problem(token["bar_ending"])
             elif token["key"]:
                 problem = field_problem(token["key"], token["value"])
             elif token["ending"]:

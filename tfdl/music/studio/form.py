@@ -2,18 +2,21 @@
 
 `header_choices` reads the meters and keys a model can be asked for from the tunes
 it learnt from (as folkrnn.org reads them from its model's tokens). `parse_request`
-turns the JSON body of ``POST /api/generate`` into a `GenerateRequest`, or raises a
+(after `parse_body`) turns the JSON body of ``POST /api/generate`` into a
+`GenerateRequest`, or raises a
 `FormError` naming the field, in one line the page shows next to that field.
 """
 
+import json
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass
+from itertools import accumulate
 
 from tfdl.music import limits
 from tfdl.music.abc import default_unit_length
 from tfdl.music.meter import meter_length
-from tfdl.music.songs import header_problem
+from tfdl.music.songs import error_line, header_problem
 
 MAX_SONGS = 16  # one batch; 16 songs of 2,000 characters take seconds, not minutes
 MAX_LENGTH = 2000  # characters after the prime: longer than any tune of the corpus
@@ -33,6 +36,10 @@ _MODES = {"": "major", "maj": "major", "ion": "major", "m": "minor", "min": "min
           "aeo": "minor", "mix": "mixolydian", "dor": "dorian", "phr": "phrygian",
           "lyd": "lydian", "loc": "locrian"}  # fmt: skip
 _KEY = re.compile(r"([A-G][#b]?) *([A-Za-z]*)")
+# Arrays and objects inside each other: a request is one flat object (depth 1), its
+# errors name nested values (depth 2). json.loads recurses once per level.
+MAX_JSON_DEPTH = 8
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 FIELDS = ("meter", "key", "temperature", "top_k", "seed", "num_songs", "length", "prime")
 
 
@@ -157,6 +164,19 @@ def _known(field, text, vocab):
     if unknown:
         shown = ", ".join(repr(c) for c in unknown)
         raise FormError(field, f"{field} has characters the model does not know: {shown}")
+
+
+def parse_body(body):
+    """The JSON value in ``body`` (bytes); raises `FormError` for a body that is not
+    JSON or nests deeper than `MAX_JSON_DEPTH` (``"[" * 30000`` was a RecursionError)."""
+    outside_strings = _JSON_STRING.sub(b'""', body)
+    depth = max(accumulate((c in b"[{") - (c in b"]}") for c in outside_strings), default=0)
+    if depth > MAX_JSON_DEPTH:
+        raise FormError(None, f"the body nests {depth} levels deep; at most {MAX_JSON_DEPTH}")
+    try:
+        return json.loads(body)
+    except ValueError as e:  # also a body that is not UTF-8, or an int of 5,000 digits
+        raise FormError(None, f"the body is not JSON: {error_line(e)}") from None
 
 
 def parse_request(body, vocab):

@@ -16,15 +16,12 @@ their turn wait on the event loop, not in a thread, so the page, its files and
 ``/api/model`` keep being served while songs are made.
 """
 
-import json
-import re
 import secrets
 import socket
 import sys
 import tempfile
 import time
 import traceback
-from itertools import accumulate
 from pathlib import Path
 
 import anyio
@@ -48,6 +45,7 @@ from tfdl.music.studio.form import (
     MIN_TEMPERATURE,
     FormError,
     header_choices,
+    parse_body,
     parse_request,
 )
 
@@ -56,10 +54,6 @@ MAX_BODY = 64 * 1024  # bytes: a request is a few short fields and a prime of 2,
 # Generate requests that may wait for their turn; more get a 503 (each waits for all
 # before it: 64 requests of 16 songs would be minutes of work queued).
 MAX_WAITING = 64
-# Arrays and objects inside each other: a request is one flat object (depth 1), its
-# errors name nested values (depth 2). json.loads recurses once per level.
-MAX_JSON_DEPTH = 8
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 # Seconds one generation may take, its song checks included: 16 songs of 2,000
 # characters take about a minute on 2 CPU cores. Sampling stops at its next chunk
 # past the limit and checking at its next song; one song's check takes at most a
@@ -239,15 +233,10 @@ async def _read_json(request):
         body += chunk
         if len(body) > MAX_BODY:
             return _error(413, f"the body must be at most {MAX_BODY // 1024} KiB")
-    # json.loads recurses once per level: "[" * 30000 was a RecursionError
-    strings_out = _JSON_STRING.sub(b'""', body)
-    depth = max(accumulate((c in b"[{") - (c in b"]}") for c in strings_out), default=0)
-    if depth > MAX_JSON_DEPTH:
-        return _error(400, f"the body nests {depth} levels deep; at most {MAX_JSON_DEPTH}")
     try:
-        return json.loads(body)
-    except ValueError as e:  # also a body that is not UTF-8
-        return _error(400, f"the body is not JSON: {error_line(e)}")
+        return parse_body(body)
+    except FormError as e:
+        return _error(400, str(e))
 
 
 def make_app(studio, host="127.0.0.1"):

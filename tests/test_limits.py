@@ -265,3 +265,33 @@ def test_bar_numbers_count_as_the_bar_reader_does():
     assert str(limits.body_problem(body)).startswith("bar 6: a rest of bars 65")
     # fed in pieces, as the sampler does: the piece after a bar line knows its bar
     assert limits.body_problem("1-9 AB|", bar=3, glued=True).message.startswith("bar 3: ")
+
+
+# -- rows 10 and 11: the studio's request checks (the real server: tests/test_studio.py) ---
+
+
+def studio_request(body):
+    return run_call("hostile:studio_request", body).value
+
+
+def test_row10_deeply_nested_json_is_a_400_before_json_loads_recurses():
+    answer = studio_request(b"[" * 30000 + b"]" * 30000)
+    assert answer == "400 None: the body nests 30000 levels deep; at most 8"
+    assert "nests 9 levels" in studio_request(b'{"seed": ' + b"[" * 8 + b"]" * 8 + b"}")
+    # brackets inside strings are text, not nesting
+    assert "nests" not in studio_request(b'{"prime": "' + b"[" * 100 + b'"}')
+
+
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        (b'{"temperature": 1' + b"0" * 400 + b"}", "temperature must be between 0.01 and 10"),
+        (b'{"seed": 1' + b"0" * 400 + b"}", "seed must be between 0 and 2147483647"),
+        (b'{"num_songs": -1' + b"0" * 4000 + b"}", "num_songs must be between 1 and 16"),
+        (b'{"temperature": 1e400}', "got inf"),
+        (b'{"temperature": NaN}', "got nan"),
+    ],
+)
+def test_row11_numbers_are_compared_with_their_range_before_any_conversion(body, words):
+    answer = studio_request(body)
+    assert answer.startswith("400 ") and words in answer and len(answer) < 200, answer

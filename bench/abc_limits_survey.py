@@ -47,6 +47,7 @@ def numbers(tune):
         match = _FIELD_LINE.fullmatch(line.strip())
         if match:
             field(match[1], match[2])
+    in_bar, slurs = 0, 0
     for line in lines[key_line + 1 :]:
         match = _FIELD_LINE.match(line)
         if match:
@@ -55,6 +56,13 @@ def numbers(tune):
         for token in _TOKEN.finditer(line):
             if token["bar"]:
                 found["bar lines"].append(found["bar lines"].pop() + 1 if found["bar lines"] else 1)
+                found["characters of one bar"].append(in_bar)
+                in_bar = 0
+            elif not (token["comment"] or token["quoted"] or token["decoration"]):
+                in_bar += len(token[0].strip())
+            if token["other"] in ("(", ")"):
+                slurs = slurs + 1 if token["other"] == "(" else max(slurs - 1, 0)
+                found["slurs open at once"].append(slurs)
             if token["key"]:
                 field(token["key"], token["value"])
             for name in ("bar_ending", "ending"):
@@ -76,6 +84,8 @@ def numbers(tune):
 BOUNDS = {
     "tune size": limits.MAX_TUNE_CHARS,
     "bar lines": limits.MAX_BARS,
+    "characters of one bar": limits.MAX_BAR_CHARS,
+    "slurs open at once": limits.MAX_OPEN_SLURS,
     "note multiplier": limits.MAX_NOTE_MULTIPLIER,
     "note divisor": limits.MAX_NOTE_DIVISOR,
     "meter beats": limits.MAX_METER_BEATS,

@@ -237,6 +237,19 @@ def test_row12_overfull_bars_past_the_bar_limit_are_refused_before_music21():
     assert check_bars(text).reason.startswith("bar 193: a tune has at most 192 bar lines")
 
 
+def test_row12_slurs_left_open_and_overlong_bars_are_refused_before_music21():
+    # both found by test_fuzz.py: 190 open slurs took music21 13 s, and one bar 200
+    # times too long (2,400 characters) 6 s
+    opened = "X:1\nM:2/4\nL:1/16\nK:G\n" + "(A,3A,) (A, | " * 190
+    # one more slur left open in each bar: the 17th opens in bar 17
+    assert check_song(opened).reason == "bad bar: bar 17: more than 16 slurs open at once"
+    long_bar = "X:1\nM:2/4\nL:1/16\nK:G\n|: d2 | g2g2 fd^cd | " + "a2(ag) fd^cd " * 200 + "|"
+    reason = "bar 4: a bar of more than 160 characters of music"
+    assert check_song(long_bar).reason == f"bad bar: {reason}"
+    outcome = run_call("tfdl.music.export:abc_to_midi", long_bar, "/tmp/tfdl-never-written.mid")
+    assert outcome.kind == "user error" and reason in outcome.text, outcome
+
+
 def test_a_tune_at_the_size_and_bar_limits_is_still_read():
     text = "X:1\nM:4/4\nL:1/8\nK:C\n" + "CDEF GABc|" * limits.MAX_BARS
     assert check_bars(text).metrical

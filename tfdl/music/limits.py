@@ -22,6 +22,8 @@ number                     largest: corpus, raw   bound
 =========================  =====================  =====
 tune size, characters      1,340, 2,438           6,000
 bar lines in a tune        88, 133                192
+characters of one bar      41, 75                 160
+slurs open at once         3, 3                   16
 note length multiplier     8, 8                   64
 note length divisor        8, 8                   64
 meter numerator (beats)    12, 12                 32
@@ -38,7 +40,8 @@ tempo beat ``Q:3/8=``      3/8, 3/8               16/64
 The size and bar bounds keep music21's parse of a tune to a few seconds: its time
 grows with the square of the bars when they are overfull (measured on a shared
 2-core machine: 128 such bars 0.7 s, 256 bars 6 s, 800 bars 40 s; 200 long bars
-of 7,400 characters 6.5 s). The studio's songs (a prime of 2,000 characters and
+of 7,400 characters 6.5 s; 200 slurs left open 13 s; one bar 200 times too long,
+2,400 characters, 6 s). The studio's songs (a prime of 2,000 characters and
 2,000 more) stay within both. The note length bound keeps music21's layout of one
 note fast (``B256`` takes 0.5 s, ``B1024`` 5 s). Pure Python: no TensorFlow, keras or music21 here.
 """
@@ -48,6 +51,8 @@ from dataclasses import dataclass
 
 MAX_TUNE_CHARS = 6_000
 MAX_BARS = 192  # bar lines in a tune
+MAX_BAR_CHARS = 160  # characters of music in one bar (annotations and spaces not counted)
+MAX_OPEN_SLURS = 16  # slurs begun and not yet ended
 MAX_NOTE_MULTIPLIER = 64
 MAX_NOTE_DIVISOR = 64
 MAX_METER_BEATS = 32  # the numerator, or the sum of an additive one (2+3+2/8)
@@ -205,6 +210,7 @@ def body_problem(text, bar=1, glued=False, line_start=True):
     ``line_start`` is False when it continues a line (a field line starts only a line).
     The message names the bar as the bar reader counts them.
     """
+    in_bar, slurs = 0, 0  # characters of music in the bar so far; slurs open
     for n, line in enumerate(text.split("\n")):
         if n:
             glued, line_start = False, True
@@ -220,6 +226,7 @@ def body_problem(text, bar=1, glued=False, line_start=True):
         for token in _TOKEN.finditer(line):
             problem = None
             if token["bar"]:
+                in_bar = 0
                 if bar > MAX_BARS:  # the bar line that would close bar MAX_BARS + 1
                     problem = f"a tune has at most {MAX_BARS} bar lines in tfdl"
                 else:
@@ -242,6 +249,15 @@ def body_problem(text, bar=1, glued=False, line_start=True):
                 problem = _numbers_problem("a number", [token["number"]], bound)
             elif token["other"] and token["other"].isdigit():
                 problem = f"{token['other']!r} is no ABC digit (numbers are written 0-9)"
+            # music21's time grows fast with an overfull bar and with slurs left open
+            if not (token["bar"] or token["comment"] or token["quoted"] or token["decoration"]):
+                in_bar += len(token[0].strip())
+                if in_bar > MAX_BAR_CHARS and not problem:
+                    problem = f"a bar of more than {MAX_BAR_CHARS} characters of music"
+            if token["other"] in ("(", ")"):
+                slurs = slurs + 1 if token["other"] == "(" else max(slurs - 1, 0)
+                if slurs > MAX_OPEN_SLURS and not problem:
+                    problem = f"more than {MAX_OPEN_SLURS} slurs open at once"
             if problem:
                 return Problem("body", f"bar {bar}: {problem}")
     return None

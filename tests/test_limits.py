@@ -308,3 +308,9 @@ def test_row10_deeply_nested_json_is_a_400_before_json_loads_recurses():
 def test_row11_numbers_are_compared_with_their_range_before_any_conversion(body, words):
     answer = studio_request(body)
     assert answer.startswith("400 ") and words in answer and len(answer) < 200, answer
+
+
+def test_music21_never_reads_a_text_beyond_the_limits():
+    # every way to music21 goes through songs._parse (plots.plot_song too)
+    outcome = run_call("tfdl.music.songs:parse_song", H + "B999999|")
+    assert outcome.kind == "user error" and "a note length 999999" in outcome.text, outcome

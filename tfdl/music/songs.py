@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tfdl.errors import UserError
 from tfdl.music import limits
 from tfdl.music.abc import default_unit_length
 from tfdl.music.meter import check_bars
@@ -193,11 +194,16 @@ def _parse(song):
 
     music21 writes its warnings straight to stderr ("Could not get pitch information
     from note: J, assuming C"); they are captured here, never shown. A text music21
-    reads as several tunes (an Opus) gives its first.
+    reads as several tunes (an Opus) gives its first. A text beyond `tfdl.music.limits`
+    never reaches music21: `UserError`.
     """
     import warnings
 
     import music21
+
+    beyond = limits.tune_problem(song)
+    if beyond:
+        raise UserError(f"beyond tfdl's limits: {beyond}")
 
     printed = io.StringIO()
     with warnings.catch_warnings(), contextlib.redirect_stderr(printed), _without_beaming():

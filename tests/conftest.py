@@ -66,7 +66,7 @@ else:
     # (nothing is written into the checkout) and no shrinking: each try of a smaller
     # example is another child process, and the failure message already names the
     # input that failed.
-    for _name, _examples in (("ci", 4), ("long", 150)):
+    for _name, _examples in (("ci", 4), ("long", 200)):
         settings.register_profile(
             _name,
             max_examples=_examples,

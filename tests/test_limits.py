@@ -314,3 +314,12 @@ def test_music21_never_reads_a_text_beyond_the_limits():
     # every way to music21 goes through songs._parse (plots.plot_song too)
     outcome = run_call("tfdl.music.songs:parse_song", H + "B999999|")
     assert outcome.kind == "user error" and "a note length 999999" in outcome.text, outcome
+
+
+def test_a_tune_without_k_is_checked_as_music21_reads_it():
+    # found by the long fuzz profile: K: deleted, so the whole tune counted as header and
+    # abc_to_midi gave music21 a note of length 2927
+    text = "X:1\nT:t\nM:C|\n| (B2d2927) (d2ef) g3BA3c |"
+    outcome = run_call("tfdl.music.export:abc_to_midi", text, "/tmp/tfdl-never-written.mid")
+    assert outcome.kind == "user error" and "a note length 2927" in outcome.text, outcome
+    assert "M:1000/1" in str(limits.tune_problem("X:1\nT:t\nfree text\nM:1000/1\nK:C\nabc|"))

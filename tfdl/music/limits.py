@@ -281,15 +281,21 @@ def size_problem(text):
 def tune_problem(text):
     """The `Problem` of a whole tune (header and body) beyond the limits, or None.
 
-    Checked in this order: the size (`MAX_TUNE_CHARS`), the header up to its first
-    ``K:`` line, then the body. A text without ``K:`` is all header.
+    Checked in this order: the size (`MAX_TUNE_CHARS`), the header, then the body.
+    The header is the field lines up to the first ``K:`` line; the first line that is
+    no field starts the body even before ``K:`` (music21 reads a tune without ``K:``).
     """
     problem = size_problem(text)
     if problem:
         return problem
     lines = text.strip("\n").split("\n")
-    key_line = next((n for n, line in enumerate(lines) if line.startswith("K:")), len(lines))
-    problem = header_problem(lines[: key_line + 1])
+    end = next(
+        (n for n, line in enumerate(lines) if line.startswith("K:") or not _FIELD_LINE.match(line)),
+        len(lines),
+    )
+    if end < len(lines) and lines[end].startswith("K:"):
+        end += 1  # the K: line ends the header
+    problem = header_problem(lines[:end])
     if problem:
         return problem
-    return body_problem("\n".join(lines[key_line + 1 :]))
+    return body_problem("\n".join(lines[end:]))

@@ -42,8 +42,10 @@ grows with the square of the bars when they are overfull (measured on a shared
 2-core machine: 128 such bars 0.7 s, 256 bars 6 s, 800 bars 40 s; 200 long bars
 of 7,400 characters 6.5 s; 200 slurs left open 13 s; one bar 200 times too long,
 2,400 characters, 6 s). The studio's songs (a prime of 2,000 characters and
-2,000 more) stay within both. The note length bound keeps music21's layout of one
-note fast (``B256`` takes 0.5 s, ``B1024`` 5 s). Pure Python: no TensorFlow, keras or music21 here.
+2,000 more) stay within them. The note length bound keeps music21's layout of one
+note fast (``B256`` takes 0.5 s, ``B1024`` 5 s).
+
+Pure Python: no TensorFlow, keras or music21 here.
 """
 
 import re

@@ -63,3 +63,29 @@ def trained(tunes_file, tmp_path_factory):
 def last_json_line(capsys):
     """The last line a command printed, parsed as JSON."""
     return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+# -- hypothesis profiles for tests/test_fuzz.py --------------------------------------------
+
+try:
+    from hypothesis import HealthCheck, Phase, settings
+except ImportError:  # the fuzz tests skip without it
+    pass
+else:
+    _slow_examples = [HealthCheck.too_slow, HealthCheck.data_too_large]
+    _slow_examples += [HealthCheck.large_base_example]
+    # ci: four batches per entry point, well under a minute in all; long: ~10 minutes
+    # (python3 dev.py test -m fuzz --hypothesis-profile long). No example database
+    # (nothing is written into the checkout) and no shrinking: each try of a smaller
+    # example is another child process, and the failure message already names the
+    # input that failed.
+    for _name, _examples in (("ci", 4), ("long", 200)):
+        settings.register_profile(
+            _name,
+            max_examples=_examples,
+            deadline=None,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=_slow_examples,
+        )
+    settings.load_profile("ci")

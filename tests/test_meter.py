@@ -88,8 +88,10 @@ def test_syntax_abc2midi_rejects_is_named(body, reason):
 
 
 def test_a_unit_length_too_fine_to_count_is_a_reason_not_a_crash():
-    check = check_bars("X:1\nM:6/8\nL:1/86\nK:D\nDED DFA |\n")
-    assert not check.metrical and check.reason.startswith("header: 1/86 of a whole note")
+    check = check_bars("X:1\nM:6/8\nL:1/44\nK:D\nDED DFA |\n")
+    assert not check.metrical and check.reason.startswith("header: 1/44 of a whole note")
+    check = check_bars("X:1\nM:6/8\nL:1/86\nK:D\nDED DFA |\n")  # beyond tfdl.music.limits
+    assert check.reason == "header: L:1/86: a unit length is at least 1/64 in tfdl"
 
 
 def test_header_fields_abc2midi_plays_by_are_checked():

@@ -134,3 +134,30 @@ def test_the_labs_batch_checks_pass_on_tfdls_windows_of_the_shipped_songs():
     x, _ = get_batch(vectorized_songs, 10, 2)
     with pytest.raises(AssertionError, match="x_{t} must equal"):
         lab_test_batch_func_next_step(lambda *a: (x, x), (vectorized_songs, 10, 2))
+
+
+def test_a_tune_scored_in_windows_with_its_state_carried_scores_as_it_does_whole():
+    vocab = Vocabulary.from_text("X:1\nK:DGab|c")
+    keras.utils.set_random_seed(1)
+    model = MusicRNN(len(vocab), 4, 8)
+    tunes = ["X:1\nK:D\nab|c", "X:1\nK:G\n" + "abcabc|" * 9, "X:1\nK:D\n" + "ab|" * 4]
+    whole = evaluate_tunes(model, vocab, tunes, batch_size=2, window=10_000)
+    for window in (1, 5, 16):
+        windowed = evaluate_tunes(model, vocab, tunes, batch_size=2, window=window)
+        assert windowed["chars"] == whole["chars"]
+        assert windowed["loss"] == pytest.approx(whole["loss"], rel=1e-5)
+
+
+def test_windows_are_never_wider_than_asked_and_shed_tunes_that_ended():
+    from tfdl.music.evaluate import _windows
+
+    encoded = [np.arange(n) % 5 for n in (3, 40, 1000, 7)]
+    shapes, counted = [], 0
+    for ids, mask, first, drop in _windows(encoded, batch_size=4, window=16):
+        assert ids.shape[1] == 17 and mask.shape == (len(ids), 16)
+        shapes.append((len(ids), first, drop))
+        counted += int(mask.sum())
+    assert counted == sum(len(e) - 1 for e in encoded)
+    # 3 and 7 leave after the first window, 40 after the third; 1000 goes on alone
+    assert shapes[:4] == [(4, True, 0), (2, False, 2), (2, False, 0), (1, False, 1)]
+    assert len(shapes) == -(-999 // 16) and shapes[-1] == (1, False, 0)

@@ -301,6 +301,96 @@ def test_a_port_in_use_is_one_line(capsys):
     assert len(error.splitlines()) == 1
 
 
+# -- hostile requests (issue #25) ---------------------------------------------------------
+
+HEADER = {"meter": "4/4", "key": "C"}
+# Each row of issue #25 as a studio request: (body, the status it must get). Rows 2
+# (evaluate) and 12 (a 100 KB tune) have no studio form but a body over 64 KiB.
+HOSTILE = [
+    ({**HEADER, "prime": "|1-999999999|"}, 400),  # 1: an ending range as a set
+    (json.dumps({"prime": "a" * 100_000}).encode(), 413),  # 2 and 12: a huge tune
+    ({**HEADER, "prime": "Z999999999|"}, 400),  # 3: a rest of a billion bars
+    ({"meter": "99999/1"}, 400),  # 4: music21's time signature set-up
+    ({"meter": "1000/1", "key": "C"}, 400),
+    ({**HEADER, "prime": "A99999999|"}, 400),  # 5: music21 lays out a huge note
+    ({**HEADER, "prime": "B999999|"}, 400),
+    ({**HEADER, "prime": "A" + "9" * 1990 + "|"}, 400),  # 6: too many digits for int()
+    ({"meter": "4/" + "9" * 30}, 400),
+    ({**HEADER, "prime": "(²AB|"}, 400),  # 7 and 8: digits ABC does not know
+    ({**HEADER, "prime": "[²AB|"}, 400),
+    ({**HEADER, "prime": "CDEF GABc|\nQ:0/4=120\nCDEF GABc|"}, 400),  # 9: a zero beat
+    (b"[" * 30000 + b"]" * 30000, 400),  # 10: json.loads recursion
+    (b'{"temperature": 1' + b"0" * 400 + b"}", 400),  # 11: float() overflows
+    (b'{"seed": 1' + b"0" * 400 + b"}", 400),
+    (b'{"temperature": 1e400}', 400),  # json reads it as infinity
+    ({**HEADER, "prime": "|:" + "(3:2:9999abc " * 100 + ":|"}, 400),  # a mutated prime
+]
+
+
+def _rss(process):
+    """Resident memory of ``process`` and its children, bytes."""
+    import psutil
+
+    total = 0
+    for p in [process, *process.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            total += p.memory_info().rss
+    return total
+
+
+@pytest.mark.slow
+def test_hostile_requests_get_4xx_or_503_and_the_server_keeps_serving(tmp_path):
+    import psutil
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    argv = [sys.executable, "-m", "tfdl.cli", "music", "studio", "--port", "0"]
+    argv += ["--out", str(tmp_path / "songs"), "--time-limit", "3"]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    watched = psutil.Process(process.pid)
+    latencies, peaks, stop = [], [], threading.Event()
+    try:
+        line = process.stdout.readline().decode()  # printed once the model is loaded
+        assert line.startswith("tfdl music studio: http://127.0.0.1:"), line
+        host, port = line.split("http://")[1].split("/")[0].split(":")
+        server = (host, int(port))
+
+        def watch():  # /api/model's answer time and the server's memory, all along
+            while not stop.is_set():
+                started = time.monotonic()
+                status, _, _ = request(server, "GET", "/api/model")
+                latencies.append((time.monotonic() - started, status))
+                peaks.append(_rss(watched))
+                time.sleep(0.2)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        for body, expected in HOSTILE:
+            status, answer = post(server, body)
+            assert status == expected, (body[:80], answer)
+            assert "\n" not in answer["error"] and len(answer["error"]) < 300, answer
+            assert process.poll() is None, "the server died"
+        # a generation past its limit gets a 503 naming it, and frees the slot
+        slow = {"num_songs": 16, "length": 2000, "temperature": 10, **HEADER}  # never ends
+        status, answer = post(server, slow)
+        assert status == 503 and "limit of 3 s" in answer["error"], answer
+        started = time.monotonic()
+        status, answer = post(server, {"meter": "6/8", "key": "D", "length": 60, "seed": 1})
+        assert status == 200 and answer["songs"][0]["abc"].startswith("X:1\nM:6/8\n"), answer
+        assert time.monotonic() - started < 3
+        stop.set()
+        watcher.join(10)
+    finally:
+        stop.set()
+        process.send_signal(signal.SIGINT)
+        process.wait(60)
+    assert latencies and all(status == 200 for _, status in latencies)
+    slowest = max(seconds for seconds, _ in latencies)
+    print(f"/api/model: {len(latencies)} answers, slowest {slowest:.3f} s; "
+          f"server RSS peak {max(peaks) / 2**20:.0f} MiB")  # fmt: skip
+    assert slowest < 1.0, f"/api/model took {slowest:.2f} s"
+    assert max(peaks) < 1.5 * 2**30, f"the server reached {max(peaks) / 2**30:.2f} GiB"
+
+
 # -- the page in a real browser ----------------------------------------------------------
 
 

@@ -80,7 +80,8 @@ def default_unit_length(header: list[str]) -> str:
     """ABC 2.1 section 3.1.7: 1/16 if the metre is below 0.75 (2/4, 3/8), else 1/8."""
     metre = next((h[2:] for h in header if h.startswith("M:")), "")
     metre = {"C": "4/4", "C|": "2/2"}.get(metre, metre)
-    match = re.fullmatch(r"(\d+)/(\d+)", metre)  # "none" and "2+3/8" get 1/8
+    # "none" and "2+3/8" get 1/8, and so do numbers too long to be a meter
+    match = re.fullmatch(r"([0-9]{1,9})/([0-9]{1,9})", metre)
     return "L:1/16" if match and 4 * int(match[1]) < 3 * int(match[2]) else "L:1/8"
 
 

@@ -27,6 +27,7 @@ or it is dropped with the reason: a corpus every ABC player accepts.
 import re
 from fractions import Fraction
 
+from tfdl.music import limits
 from tfdl.music.meter import NOTE_PATTERN, check_bars, length_value
 
 # `k` is no ABC 2.1 symbol: Ryan's transcribers used it as a bowing mark, and abc2midi
@@ -122,6 +123,9 @@ def clean_tune(tune):
     """
     from tfdl.music.songs import header_problem
 
+    beyond = limits.tune_problem(tune)  # before a number is read (A999999, M:4/99999...)
+    if beyond:
+        return None, str(beyond)
     lines = tune.split("\n")
     key_line = next(n for n, line in enumerate(lines) if line.startswith("K:"))
     header = [line for line in lines[:key_line] if not line.startswith("R:")]

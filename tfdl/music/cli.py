@@ -240,6 +240,12 @@ def add_commands(groups):
     studio.add_argument(
         "--out", help="directory for the songs' files (default: a temporary one, deleted at exit)"
     )
+    studio.add_argument(
+        "--time-limit",
+        type=positive_float,
+        default=120.0,
+        help="seconds one generation may take, its checks included (default: 120)",
+    )
     studio.set_defaults(handler=_studio)
     for name, handler in (
         ("train", _train),
@@ -522,4 +528,4 @@ def _port(text):
 def _studio(args):
     from tfdl.music.studio.server import serve
 
-    return serve(_model_dir(args), args.host, args.port, args.out)
+    return serve(_model_dir(args), args.host, args.port, args.out, args.time_limit)

@@ -125,18 +125,22 @@ def abc_to_midi(abc_text, path):
     """Parse one tune with music21 and write it as a MIDI file at ``path``.
 
     Unlike `export_songs` this does not check the song (no header, length or read-back
-    layers): it raises ValueError naming the reason only when music21 cannot parse the
-    tune or finds no notes in it.
+    layers): it raises `UserError` (a ValueError) naming the reason only when the tune
+    is beyond `tfdl.music.limits`, music21 cannot parse it or finds no notes in it.
     """
+    from tfdl.music.limits import tune_problem
     from tfdl.music.midi import score_notes, score_tempo, write_midi
 
+    beyond = tune_problem(abc_text)  # Q:0/4=120, B999999: before music21 reads it
+    if beyond:
+        raise UserError(f"it is beyond tfdl's limits: {beyond}")
     try:
         score = parse_song(abc_text)
     except Exception as e:  # music21 raises many exception types for bad ABC
-        raise ValueError(f"music21 cannot parse it ({error_line(e)})") from None
+        raise UserError(f"music21 cannot parse it ({error_line(e)})") from None
     events = score_notes(score)
     if not events:
-        raise ValueError("it has no notes")
+        raise UserError("it has no notes")
     return write_midi(events, path, score_tempo(score))
 
 

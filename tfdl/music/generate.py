@@ -23,6 +23,8 @@ The grammar decides what to keep and is tested without a model; this module hold
 the compiled loops that draw the characters.
 """
 
+import time
+
 import numpy as np
 import tensorflow as tf
 
@@ -39,6 +41,10 @@ ONE_SONG_CHUNK = 96
 # Rows a chunk may use for redraws, and draws of one piece at a time at most.
 CANDIDATE_ROWS = 16
 MAX_CANDIDATES = 4
+
+
+class PastDeadline(RuntimeError):
+    """Sampling was still going at its ``deadline`` (`SongSampler.sample`)."""
 
 
 class SongSampler:
@@ -160,6 +166,7 @@ class SongSampler:
         bars_per_part=None,
         meter=None,
         key=None,
+        deadline=None,
     ):
         """Generate ``num_songs`` songs of at most ``length`` new characters each.
 
@@ -185,6 +192,9 @@ class SongSampler:
                 bars per part when ``bars_per_part`` is None).
             meter, key: ``M:`` (with its default ``L:``) and ``K:`` added to a prime
                 that leaves them open; ``meter`` overrides the type's.
+
+            deadline: a `time.monotonic` time; metrical sampling raises `PastDeadline`
+                at the first chunk that starts after it (None: no deadline).
 
         Returns a list of strings, each the prime followed by the generated text up
         to and excluding the blank line that ends it.
@@ -212,7 +222,9 @@ class SongSampler:
             raise UserError(f"prime has {e}") from None
         batch = np.tile(prime_ids[None, :], (int(num_songs), 1))
         if metrical:
-            return self._sample_metrical(batch, prime, int(length), temperature, top_k, seed, plan)
+            return self._sample_metrical(
+                batch, prime, int(length), temperature, top_k, seed, plan, deadline
+            )
         ids = self._loop(
             tf.constant(batch),
             tf.constant(int(length)),
@@ -228,7 +240,9 @@ class SongSampler:
             songs.append(text if end < 0 else text[:end])
         return songs
 
-    def _sample_metrical(self, batch, prime, length, temperature, top_k, seed, plan=None):
+    def _sample_metrical(
+        self, batch, prime, length, temperature, top_k, seed, plan=None, deadline=None
+    ):
         songs = [SongGrammar.start(prime, length, plan) for _ in range(len(batch))]
         if not hasattr(self, "_chunk"):
             self._start = tf.function(self._start_state, reduce_retracing=True)
@@ -247,6 +261,8 @@ class SongSampler:
         active = list(range(len(songs)))
         offset = 0
         while active:
+            if deadline is not None and time.monotonic() > deadline:
+                raise PastDeadline(f"{len(active)} of {len(songs)} songs unfinished")
             # A song that must redraw a piece gets spare rows while the batch is small
             # (rows cost little until the batch fills the CPU: bench/music_bench.py):
             # independent draws of the piece from its saved state, each ready to stand

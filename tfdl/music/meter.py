@@ -35,11 +35,13 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from tfdl.music import limits
+
 # The decoration letters of ABC 2.1 (section 4.14) and their one-character shorthands.
 DECORATIONS = frozenset(".~HLMOPSTuv")
 _FIELD_LINE = re.compile(r"([A-Za-z+]):(.*)")
 _BODY_FIELDS = frozenset("IKLMmNPQrsTUVWw+")
-_LENGTH = re.compile(r"(\d*)(/*)(\d*)")
+_LENGTH = re.compile(r"(\d*)(/*)(\d*)", re.ASCII)
 # Ticks per whole note: note lengths down to 1/1024 and tuplets of 3, 5, 7 and 9 count
 # exactly.
 TICKS = 2**10 * 3**2 * 5 * 7
@@ -48,14 +50,16 @@ TICKS = 2**10 * 3**2 * 5 * 7
 NOTE_PATTERN = r"(?:\^\^|\^|__|_|=)?[A-Ga-g][,']*"
 _NOTE = re.compile(r"(\^\^|\^|__|_|=)?([A-Ga-g])([,']*)")
 _CHORD_NOTE = _NOTE.pattern + r"([\d/]*)(-?)"  # with its length and a tie
-_METER = re.compile(r"(\d+(?:\+\d+)*)/(\d+)")
+_METER = re.compile(r"(\d+(?:\+\d+)*)/(\d+)", re.ASCII)
 # A bar line: colons, then |, ||, |] or [| (or :: alone), then colons.
 _BAR = re.compile(r"(:*)(\[\||\|\]|\|\||\|)(:*)|(::+)")
-_ENDING = re.compile(r"\[?(\d+(?:[,-]\d+)*)")
+_ENDING = re.compile(r"\[?(\d+(?:[,-]\d+)*)", re.ASCII)
 _INLINE_FIELD = re.compile(r"\[([A-Za-z]):([^\]\n]*)\]")
 # abc2midi reads any quoted text as a chord symbol or annotation, except one that starts
 # with a letter other than A-G (e.g. "Segno"), which it rejects.
 _QUOTED = re.compile(r"(?![H-Za-z]).*")
+# str.isdigit() is also True for "²" and "٣": ABC numbers are these ten.
+_DIGITS = frozenset("0123456789")
 
 
 class BarError(ValueError):
@@ -65,9 +69,12 @@ class BarError(ValueError):
 def meter_length(meter):
     """The length of a bar under ``M:`` as a Fraction of a whole note; None for free meter.
 
-    ``C`` is 4/4, ``C|`` 2/2, ``2+3/8`` 5/8; ``none`` (or anything else) is None.
+    ``C`` is 4/4, ``C|`` 2/2, ``2+3/8`` 5/8; ``none`` (or anything else) is None, and
+    so is a meter beyond `tfdl.music.limits` (``1000/1``).
     """
     meter = meter.strip()
+    if limits.field_problem("M", meter):
+        return None
     meter = {"C": "4/4", "C|": "2/2"}.get(meter, meter)
     match = _METER.fullmatch(meter)
     if not match or int(match[2]) == 0:
@@ -76,6 +83,8 @@ def meter_length(meter):
 
 
 def _unit_length(value):
+    if limits.field_problem("L", value):
+        return None
     match = re.fullmatch(r"\s*(\d+)/(\d+)\s*", value)
     if not match or int(match[1]) == 0 or int(match[2]) == 0:
         return None
@@ -177,6 +186,9 @@ class BarReader:
         """
         from tfdl.music.abc import default_unit_length
 
+        problem = limits.header_problem(header_lines)
+        if problem:
+            raise BarError(str(problem))
         fields, rhythm = {}, ""
         for line in header_lines:
             match = _FIELD_LINE.fullmatch(line.strip())
@@ -228,6 +240,9 @@ class BarReader:
 
     def feed(self, text):
         """Read more of the body; events are appended to ``self.events``."""
+        problem = limits.body_problem(text, self.bar, self.bar_just_closed, self.at_line_start)
+        if problem:  # before a number is read: Z999999999 would be a billion events
+            raise BarError(str(problem))
         lines = text.split("\n")
         for n, line in enumerate(lines):
             if n:
@@ -293,7 +308,7 @@ class BarReader:
             # an ending: "|1" or ":|2" (the digit right after the bar line; abc2midi
             # reads "| 2" as a stray digit), or "[1" (also after a space)
             if (self.after_bar and c in "0123456789" and glued_to_bar) or (
-                self.after_bar and c == "[" and line[pos + 1 : pos + 2].isdigit()
+                self.after_bar and c == "[" and line[pos + 1 : pos + 2] in _DIGITS
             ):
                 match = _ENDING.match(line, pos)
                 numbers = _ending_numbers(match[1])
@@ -346,8 +361,8 @@ class BarReader:
                 pos += 1
                 continue
             if c == "(":
-                if pos + 1 < end and line[pos + 1].isdigit():
-                    match = re.compile(r"\((\d+)(?::(\d*))?(?::(\d*))?").match(line, pos)
+                if pos + 1 < end and line[pos + 1] in _DIGITS:
+                    match = re.compile(r"\(([0-9]+)(?::([0-9]*))?(?::([0-9]*))?").match(line, pos)
                     p = int(match[1])
                     if not 2 <= p <= 9:
                         raise BarError(f"bar {bar}: a tuplet ({p} is not 2 to 9")
@@ -416,7 +431,7 @@ class BarReader:
                 timed(_scaled(self.unit, num, den, bar))
                 continue
             if c in "ZX":
-                match = re.compile(r"\d*").match(line, pos + 1)
+                match = re.compile(r"[0-9]*").match(line, pos + 1)
                 bars = int(match[0]) if match[0] else 1
                 if self.meter is None:
                     raise BarError(f"bar {bar}: a multi-bar rest needs a meter")
@@ -695,6 +710,9 @@ def check_bars(song, pickup_parts=True):
     ``"bar 7 lasts 5/8, M:6/8 needs 6/8"``, or the syntax that stopped the reading.
     A tune with no meter (``M:none``) has no bar lengths to check.
     """
+    problem = limits.size_problem(song)
+    if problem:
+        return BarCheck(False, str(problem), 0)
     lines = song.strip("\n").split("\n")
     key_line = next((n for n, line in enumerate(lines) if line.startswith("K:")), None)
     if key_line is None:

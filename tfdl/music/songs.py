@@ -5,6 +5,10 @@ complaint (``K:Zz``, a tune with no bar lines). `check_song` therefore calls a s
 valid only when it passes four layers, and otherwise names the first one it fails in
 ``reason``, written ``"<kind>: <detail>"`` with a kind from `REASON_KINDS`:
 
+0. ``too long``: the tune is at most `tfdl.music.limits.MAX_TUNE_CHARS` characters,
+   and every number in it is within the limits of `tfdl.music.limits` (a header field
+   beyond them is a ``bad field``, a number in the body a ``bad bar`` naming the bar),
+   checked before anything else reads it;
 1. ``missing field`` / ``bad field``: the header has ``M:`` and ``K:`` (and, after
    repair, ``L:``) with values ABC 2.1 allows;
 2. ``unparseable``: music21 parses it without a warning (it reads an unknown letter
@@ -38,10 +42,14 @@ from pathlib import Path
 
 import numpy as np
 
+from tfdl.errors import UserError
+from tfdl.music import limits
 from tfdl.music.abc import default_unit_length
 from tfdl.music.meter import check_bars
 
-REASON_KINDS = ("missing field", "bad field", "unparseable", "too short", "bad MIDI", "bad bar")
+REASON_KINDS = (
+    "too long", "missing field", "bad field", "unparseable", "too short", "bad MIDI", "bad bar"
+)  # fmt: skip
 
 # ABC 2.1 values: M: 6/8, 2+3/8, C, C| or none; L: 1/8; K: a tonic with an optional
 # mode (m, or any word starting with a mode's first three letters, in any case) and
@@ -147,6 +155,11 @@ def header_problem(song):
     for field in "MK":
         if field not in fields:
             return f"missing field: no {field}: line in the header"
+    lines = song.split("\n")
+    key_line = next((n for n, line in enumerate(lines) if line.startswith("K:")), len(lines))
+    beyond = limits.header_problem(lines[: key_line + 1])
+    if beyond:  # M:1000/1, L:1/99999, Q:0/4=120: before any number is converted
+        return f"bad field: {beyond}"
     for field, pattern in (("M", _METRE), ("L", _UNIT), ("K", _KEY), ("P", _PARTS), ("Q", _TEMPO)):
         if field in fields and not pattern.fullmatch(fields[field]):
             return f"bad field: {field}:{fields[field][:40]}"
@@ -181,11 +194,16 @@ def _parse(song):
 
     music21 writes its warnings straight to stderr ("Could not get pitch information
     from note: J, assuming C"); they are captured here, never shown. A text music21
-    reads as several tunes (an Opus) gives its first.
+    reads as several tunes (an Opus) gives its first. A text beyond `tfdl.music.limits`
+    never reaches music21: `UserError`.
     """
     import warnings
 
     import music21
+
+    beyond = limits.tune_problem(song)
+    if beyond:
+        raise UserError(f"beyond tfdl's limits: {beyond}")
 
     printed = io.StringIO()
     with warnings.catch_warnings(), contextlib.redirect_stderr(printed), _without_beaming():
@@ -240,6 +258,10 @@ def check_song(song, min_bars=4, min_notes=8, midi_path=None):
     def invalid(reason, bars=0, notes=0):
         return SongCheck(False, reason, song, bars, notes)
 
+    beyond = limits.tune_problem(song)  # before music21 sees it (it hangs on B999999)
+    if beyond:
+        kind = {"tune": "too long", "header": "bad field", "body": "bad bar"}[beyond.part]
+        return invalid(f"{kind}: {beyond}")
     problem = header_problem(song)
     if problem:
         return invalid(problem)

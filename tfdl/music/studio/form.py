@@ -2,20 +2,23 @@
 
 `header_choices` reads the meters and keys a model can be asked for from the tunes
 it learnt from (as folkrnn.org reads them from its model's tokens). `parse_request`
-turns the JSON body of ``POST /api/generate`` into a `GenerateRequest`, or raises a
+(after `parse_body`) turns the JSON body of ``POST /api/generate`` into a
+`GenerateRequest`, or raises a
 `FormError` naming the field, in one line the page shows next to that field.
 """
 
-import math
+import json
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass
+from itertools import accumulate
 
 from tfdl.errors import UserError
+from tfdl.music import limits
 from tfdl.music.abc import default_unit_length
 from tfdl.music.grammar import MAX_PARTS, TUNE_TYPES, form_plan
 from tfdl.music.meter import meter_length
-from tfdl.music.songs import header_problem
+from tfdl.music.songs import error_line, header_problem
 
 MAX_SONGS = 16  # one batch; 16 songs of 2,000 characters take seconds, not minutes
 MAX_LENGTH = 2000  # characters after the prime: longer than any tune of the corpus
@@ -35,6 +38,10 @@ _MODES = {"": "major", "maj": "major", "ion": "major", "m": "minor", "min": "min
           "aeo": "minor", "mix": "mixolydian", "dor": "dorian", "phr": "phrygian",
           "lyd": "lydian", "loc": "locrian"}  # fmt: skip
 _KEY = re.compile(r"([A-G][#b]?) *([A-Za-z]*)")
+# Arrays and objects inside each other: a request is one flat object (depth 1), its
+# errors name nested values (depth 2). json.loads recurses once per level.
+MAX_JSON_DEPTH = 8
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 FIELDS = ("meter", "key", "temperature", "top_k", "seed", "num_songs", "length", "prime")
 # The song-form fields (tfdl.music.grammar): a tune type, its parts and bars per part.
 FORM_FIELDS = ("type", "parts", "bars_per_part")
@@ -128,6 +135,12 @@ class GenerateRequest:
         return asdict(self)
 
 
+def _shown(value, most=40):
+    """``repr(value)`` cut to ``most`` characters: JSON numbers may have 4,000 digits."""
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**most else "a huge number"
+    return text if len(text) <= most else text[:most] + "..."
+
+
 def _integer(body, field, default, low, high, allow_none=False):
     value = body.get(field, default)
     if value is None and allow_none:
@@ -135,9 +148,9 @@ def _integer(body, field, default, low, high, allow_none=False):
     # JSON true is a Python int: refuse it as one
     if isinstance(value, bool) or not isinstance(value, int):
         expected = "a whole number or null" if allow_none else "a whole number"
-        raise FormError(field, f"{field} must be {expected}, got {value!r}"[:200])
-    if not low <= value <= high:
-        raise FormError(field, f"{field} must be between {low} and {high}, got {value}")
+        raise FormError(field, f"{field} must be {expected}, got {_shown(value)}")
+    if not low <= value <= high:  # compared as it is, never converted
+        raise FormError(field, f"{field} must be between {low} and {high}, got {_shown(value)}")
     return value
 
 
@@ -161,6 +174,19 @@ def _known(field, text, vocab):
         raise FormError(field, f"{field} has characters the model does not know: {shown}")
 
 
+def parse_body(body):
+    """The JSON value in ``body`` (bytes); raises `FormError` for a body that is not
+    JSON or nests deeper than `MAX_JSON_DEPTH` (``"[" * 30000`` was a RecursionError)."""
+    outside_strings = _JSON_STRING.sub(b'""', body)
+    depth = max(accumulate((c in b"[{") - (c in b"]}") for c in outside_strings), default=0)
+    if depth > MAX_JSON_DEPTH:
+        raise FormError(None, f"the body nests {depth} levels deep; at most {MAX_JSON_DEPTH}")
+    try:
+        return json.loads(body)
+    except ValueError as e:  # also a body that is not UTF-8, or an int of 5,000 digits
+        raise FormError(None, f"the body is not JSON: {error_line(e)}") from None
+
+
 def parse_request(body, vocab):
     """The `GenerateRequest` in ``body`` (a parsed JSON value); raises `FormError`.
 
@@ -175,6 +201,9 @@ def parse_request(body, vocab):
         raise FormError(None, f"unknown field {extra[0]!r} (fields: {fields})")
 
     meter = _text(body, "meter", vocab)
+    beyond = meter and limits.field_problem("M", meter)
+    if beyond:  # M:99999/1 held music21 for minutes
+        raise FormError("meter", f"meter {beyond}")
     if meter is not None and meter_length(meter) is None:
         raise FormError("meter", f"meter {meter!r} is no ABC meter (e.g. 6/8, 3/4, C|)")
     form = _form_fields(body, meter)
@@ -187,12 +216,13 @@ def parse_request(body, vocab):
 
     temperature = body.get("temperature", 1.0)
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
-        raise FormError("temperature", f"temperature must be a number, got {temperature!r}"[:200])
-    if not (math.isfinite(temperature) and MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE):
+        raise FormError("temperature", f"temperature must be a number, got {_shown(temperature)}")
+    # compared before any conversion: float(10**400) overflows; NaN and infinity fail too
+    if not MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE:
         raise FormError(
             "temperature",
             f"temperature must be between {MIN_TEMPERATURE} and {MAX_TEMPERATURE:g}, "
-            f"got {temperature}",
+            f"got {_shown(temperature)}",
         )
 
     prime = body.get("prime")
@@ -202,6 +232,9 @@ def parse_request(body, vocab):
     if len(prime) > MAX_PRIME:
         raise FormError("prime", f"prime must be at most {MAX_PRIME} characters, got {len(prime)}")
     _known("prime", prime, vocab)
+    beyond = limits.body_problem(prime)
+    if beyond:  # Z999999999, |1-999999999: before the sampler's bar reader reads it
+        raise FormError("prime", f"prime has {beyond}")
     if prime.strip():
         if (meter is None and _type_meter(form["type"]) is None) or key is None:
             raise FormError("prime", "prime: choose a meter and a key too (it goes after them)")

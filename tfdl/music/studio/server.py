@@ -16,7 +16,6 @@ their turn wait on the event loop, not in a thread, so the page, its files and
 ``/api/model`` keep being served while songs are made.
 """
 
-import json
 import secrets
 import socket
 import sys
@@ -36,6 +35,7 @@ from starlette.staticfiles import StaticFiles
 
 from tfdl.music.export import WAV_INSTALL, MissingToolError, find_synthesiser, midi_to_wav
 from tfdl.music.form import first_part, read_form
+from tfdl.music.generate import PastDeadline
 from tfdl.music.grammar import TUNE_TYPES
 from tfdl.music.songs import check_song, error_line
 from tfdl.music.studio.form import (
@@ -47,6 +47,7 @@ from tfdl.music.studio.form import (
     MIN_TEMPERATURE,
     FormError,
     header_choices,
+    parse_body,
     parse_request,
 )
 
@@ -64,6 +65,11 @@ MAX_BODY = 64 * 1024  # bytes: a request is a few short fields and a prime of 2,
 # Generate requests that may wait for their turn; more get a 503 (each waits for all
 # before it: 64 requests of 16 songs would be minutes of work queued).
 MAX_WAITING = 64
+# Seconds one generation may take, its song checks included: 16 songs of 2,000
+# characters take about a minute on 2 CPU cores. Sampling stops at its next chunk
+# past the limit and checking at its next song; one song's check takes at most a
+# few seconds (tfdl.music.limits bounds what music21 reads).
+TIME_LIMIT = 120.0
 MEDIA_TYPES = {"abc": "text/vnd.abc; charset=utf-8", "mid": "audio/midi", "wav": "audio/wav"}
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -75,12 +81,13 @@ class Studio:
     one call at a time (the app sees to it).
     """
 
-    def __init__(self, model_dir, folder, warm_up=True):
+    def __init__(self, model_dir, folder, warm_up=True, time_limit=TIME_LIMIT):
         from tfdl.music.generate import SongSampler
         from tfdl.music.report import model_tunes
         from tfdl.music.saved import load_music_model, pretrained_dir
 
         self.model_dir = Path(model_dir).resolve()
+        self.time_limit = float(time_limit)
         self.model, self.vocab, self.settings = load_music_model(self.model_dir)
         try:
             pretrained = pretrained_dir()
@@ -136,6 +143,7 @@ class Studio:
                 "top_k": [1, len(self.vocab)],
                 "seed": [0, MAX_SEED],
             },
+            "time_limit": self.time_limit,
             "default_length": DEFAULT_LENGTH,
             "playback": {
                 "wav": self.synthesiser is not None,
@@ -145,9 +153,13 @@ class Studio:
         }
 
     def generate(self, request):
-        """Songs for a `GenerateRequest`: the JSON answer of ``POST /api/generate``."""
+        """Songs for a `GenerateRequest`: the JSON answer of ``POST /api/generate``.
+
+        Raises `PastDeadline` when sampling or checking runs past `time_limit` seconds.
+        """
         seed = request.seed if request.seed is not None else secrets.randbelow(MAX_SEED + 1)
         started = time.perf_counter()
+        deadline = time.monotonic() + self.time_limit
         try:
             texts = self.sampler.sample(
                 request.num_songs,
@@ -159,10 +171,15 @@ class Studio:
                 type=request.type,
                 parts=request.parts,
                 bars_per_part=request.bars_per_part,
+                deadline=deadline,
             )
         except ValueError as e:  # every field but the prime's music is checked already
             raise FormError("prime", str(e)) from None
-        songs = [self._keep(text) for text in texts]
+        songs = []
+        for n, text in enumerate(texts):
+            if time.monotonic() > deadline:
+                raise PastDeadline(f"{len(texts) - n} of {len(texts)} songs unchecked")
+            songs.append(self._keep(text))
         return {
             "seed": seed,
             "model": self.name,
@@ -237,9 +254,9 @@ async def _read_json(request):
         if len(body) > MAX_BODY:
             return _error(413, f"the body must be at most {MAX_BODY // 1024} KiB")
     try:
-        return json.loads(body)
-    except ValueError as e:  # also a body that is not UTF-8
-        return _error(400, f"the body is not JSON: {error_line(e)}")
+        return parse_body(body)
+    except FormError as e:
+        return _error(400, str(e))
 
 
 def make_app(studio, host="127.0.0.1"):
@@ -269,6 +286,10 @@ def make_app(studio, host="127.0.0.1"):
             answer = await anyio.to_thread.run_sync(studio.generate, parsed, limiter=turn)
         except FormError as e:
             return _error(400, str(e), e.field)
+        except PastDeadline:  # the slot is free again: the generation has stopped
+            limit = f"{studio.time_limit:g} s"
+            return _error(503, f"the generation ran past the studio's limit of {limit}: ask for "
+                          "fewer or shorter songs")  # fmt: skip
         finally:
             waiting -= 1
         return JSONResponse(answer)
@@ -322,16 +343,17 @@ def address(sock):
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
-def serve(model_dir, host="127.0.0.1", port=8000, out=None):
+def serve(model_dir, host="127.0.0.1", port=8000, out=None, time_limit=TIME_LIMIT):
     """Run the studio until Ctrl-C: load the model, print the address, serve.
 
-    Song files go to ``out``, or to a temporary folder deleted at the end.
+    Song files go to ``out``, or to a temporary folder deleted at the end; one
+    generation may take ``time_limit`` seconds (then its request gets a 503).
     """
     import uvicorn
 
     sock = bind(host, port)  # before loading the model: a port in use fails at once
     with tempfile.TemporaryDirectory(prefix="tfdl-studio-") as tmp:
-        studio = Studio(model_dir, out if out is not None else tmp)
+        studio = Studio(model_dir, out if out is not None else tmp, time_limit=time_limit)
         print(f"tfdl music studio: {address(sock)} (model: {studio.name})", flush=True)
         print("  Ctrl-C stops it; song files are in", studio.folder, flush=True)
         config = uvicorn.Config(make_app(studio, host), log_level="warning")

@@ -16,11 +16,6 @@ from tfdl.errors import UserError
 from tfdl.faces import cli as faces_cli
 from tfdl.music import cli as music_cli
 
-# Modules whose user errors are still plain ValueError or OSError: what they raise
-# themselves keeps its one-line report until they raise UserError (errors raised
-# inside the libraries they call stay tracebacks).
-_NOT_YET_USER_ERRORS = ("tfdl.music.studio",)
-
 
 def _parser():
     parser = argparse.ArgumentParser(
@@ -33,17 +28,6 @@ def _parser():
     return parser
 
 
-def _is_user_error(error):
-    if isinstance(error, UserError):
-        return True
-    if not isinstance(error, (ValueError, OSError)):
-        return False
-    frame = error.__traceback__
-    while frame.tb_next is not None:  # the frame that raised it
-        frame = frame.tb_next
-    return frame.tb_frame.f_globals.get("__name__", "").startswith(_NOT_YET_USER_ERRORS)
-
-
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
@@ -52,7 +36,7 @@ def main(argv=None):
         print("tfdl: interrupted", file=sys.stderr)
         return 130
     except Exception as e:
-        if not _is_user_error(e) or os.environ.get("TFDL_DEBUG"):
+        if not isinstance(e, UserError) or os.environ.get("TFDL_DEBUG"):
             raise
         print(f"tfdl: error: {e}", file=sys.stderr)
         training = sys.modules.get("tfdl.training")  # not loaded: no worker was lost

@@ -47,7 +47,7 @@ FIELDS = ("meter", "key", "temperature", "top_k", "seed", "num_songs", "length",
 FORM_FIELDS = ("type", "parts", "bars_per_part")
 
 
-class FormError(ValueError):
+class FormError(UserError):
     """A bad value in a generate request; ``field`` names it (None: the whole body)."""
 
     def __init__(self, field, message):

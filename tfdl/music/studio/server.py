@@ -33,6 +33,7 @@ from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from tfdl.errors import UserError
 from tfdl.music.export import WAV_INSTALL, MissingToolError, find_synthesiser, midi_to_wav
 from tfdl.music.form import first_part, read_form
 from tfdl.music.generate import PastDeadline
@@ -329,12 +330,13 @@ def make_app(studio, host="127.0.0.1"):
 
 
 def bind(host, port):
-    """A listening socket on ``host:port`` (port 0: any free port); OSError if taken."""
-    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    """A listening socket on ``host:port`` (port 0: any free port); a `UserError` when
+    the address is taken or the host unknown."""
     try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
         return socket.create_server((host, port), family=family)
     except OSError as e:
-        raise OSError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+        raise UserError(f"cannot listen on {host}:{port}: {e.strerror}") from None
 
 
 def address(sock):

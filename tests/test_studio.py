@@ -568,3 +568,17 @@ def test_page_composes_a_reel_by_type_names_its_form_and_draws_a_new_b_part(page
     assert prime and first_lines.startswith(prime) and body.startswith(prime)
     assert body != first_lines
     assert page.locator(".song .form-badge").text_content().startswith("AABB, 8 + 8 bars")
+
+
+def test_the_page_loads_with_no_console_error_and_asks_for_no_favicon(browser, server):
+    context = browser.new_context(base_url=address_of(server))
+    page = context.new_page()
+    errors, asked = [], []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("request", lambda r: asked.append(r.url))
+    page.goto("/")
+    page.wait_for_selector("body[data-ready=true]")
+    page.wait_for_timeout(500)  # a favicon request comes after the load
+    context.close()
+    assert errors == []
+    assert not [url for url in asked if "favicon" in url], asked

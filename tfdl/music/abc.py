@@ -35,12 +35,11 @@ from pathlib import Path
 import numpy as np
 
 from tfdl.errors import UserError
+from tfdl.music.notation import BODY_FIELDS, COMMON_TIME, FIELD_LINE
 
 # Fields that change how the music is read or played; everything else is metadata.
 KEEP_FIELDS = frozenset("TMLQPVRUmK")
 # Fields ABC 2.1 allows after K:; in the body any other "A:"-like line is music.
-BODY_FIELDS = frozenset("IKLMmNPQrsTUVWw+")
-_FIELD = re.compile(r"([A-Za-z+]):(.*)")
 
 
 class ABCError(UserError):
@@ -79,7 +78,7 @@ def _clean(line: str) -> str:
 def default_unit_length(header: list[str]) -> str:
     """ABC 2.1 section 3.1.7: 1/16 if the metre is below 0.75 (2/4, 3/8), else 1/8."""
     metre = next((h[2:] for h in header if h.startswith("M:")), "")
-    metre = {"C": "4/4", "C|": "2/2"}.get(metre, metre)
+    metre = COMMON_TIME.get(metre, metre)
     # "none" and "2+3/8" get 1/8, and so do numbers too long to be a meter
     match = re.fullmatch(r"([0-9]{1,9})/([0-9]{1,9})", metre)
     return "L:1/16" if match and 4 * int(match[1]) < 3 * int(match[2]) else "L:1/8"
@@ -100,7 +99,7 @@ def normalise_tune(tune: str) -> str | None:
         line = _clean(raw)
         if not line:
             continue  # a comment-only line is not an empty line
-        match = _FIELD.match(line)
+        match = FIELD_LINE.match(line)
         if match and (not in_body or match.group(1) in BODY_FIELDS):
             key, value = match.groups()
             # "+:" continues the previous field and shares its fate

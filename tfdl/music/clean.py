@@ -28,13 +28,13 @@ import re
 from fractions import Fraction
 
 from tfdl.music import limits
-from tfdl.music.meter import NOTE_PATTERN, check_bars, length_value
+from tfdl.music.meter import check_bars, length_value
+from tfdl.music.notation import INLINE_FIELD, NOTE_PATTERN, key_index
 
 # `k` is no ABC 2.1 symbol: Ryan's transcribers used it as a bowing mark, and abc2midi
 # ignores it ("Ignoring reserved character k").
 _DECORATION = re.compile(r"![^!\n]*!|\+[^+\n]*\+|[.~HLMOPSTuv`k]")
 _QUOTED = re.compile(r'"[^"\n]*"')
-_INLINE_FIELD = re.compile(r"\[[A-Za-z]:[^\]\n]*\]")
 _BAR_VARIANTS = (
     (re.compile(r"\[\|\]"), ""),
     (re.compile(r":\|\|:|:\|:"), "::"),
@@ -50,7 +50,7 @@ _TIE = re.compile(rf"({_NOTE})(\d*/*\d*)-([\s|:\]\[\d)(]*)({_NOTE})")
 def _pieces(line):
     """Split a music line into (is_protected, text): inline fields are left alone."""
     pieces, pos = [], 0
-    for match in _INLINE_FIELD.finditer(line):
+    for match in INLINE_FIELD.finditer(line):
         pieces.append((False, line[pos : match.start()]))
         pieces.append((True, match[0]))
         pos = match.end()
@@ -127,7 +127,7 @@ def clean_tune(tune):
     if beyond:
         return None, str(beyond)
     lines = tune.split("\n")
-    key_line = next(n for n, line in enumerate(lines) if line.startswith("K:"))
+    key_line = key_index(lines)
     header = [line for line in lines[:key_line] if not line.startswith("R:")]
     body = []
     for line in lines[key_line + 1 :]:

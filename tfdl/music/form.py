@@ -35,6 +35,7 @@ from fractions import Fraction
 import numpy as np
 
 from tfdl.music.meter import _CHORD_NOTE, TICKS, BarError, BarReader, _pitch
+from tfdl.music.notation import key_index
 
 # Bars per section a phrase-regular tune has, and a part of a two-part tune.
 PHRASE_BARS = frozenset({4, 8, 12, 16})
@@ -258,7 +259,7 @@ def reader_for(text):
     """A `FormReader` that has read the whole of ``text`` (a tune with its header), or
     None if it has no ``K:`` or a header the bar reader cannot read."""
     lines = text.strip("\n").split("\n")
-    key_line = next((n for n, line in enumerate(lines) if line.startswith("K:")), None)
+    key_line = key_index(lines)
     if key_line is None:
         return None
     try:
@@ -294,7 +295,7 @@ def first_part(text):
     redraws the rest). Tried at each bar line: the first cut whose reading has closed
     a section."""
     lines = text.split("\n")
-    key_line = next((n for n, line in enumerate(lines) if line.startswith("K:")), None)
+    key_line = key_index(lines)
     if key_line is None:
         return None
     head, body = "\n".join(lines[: key_line + 1]) + "\n", "\n".join(lines[key_line + 1 :])

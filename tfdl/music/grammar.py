@@ -37,6 +37,7 @@ from tfdl.errors import UserError
 from tfdl.music.abc import default_unit_length
 from tfdl.music.form import PHRASE_BARS, FormReader, form_of, tonic_letter
 from tfdl.music.meter import BarError, BarReader, meter_length, verdict
+from tfdl.music.notation import key_index
 from tfdl.music.songs import header_problem
 
 # Draws of one header line or bar before the grammar backs up one more piece, and
@@ -220,7 +221,7 @@ class SongGrammar:
         (with a `FormPlan`) the prime's parts break the plan."""
         song = cls(prime, len(prime) + length, plan=plan)
         lines = prime.split("\n")
-        key_line = next((n for n, line in enumerate(lines) if line.startswith("K:")), None)
+        key_line = key_index(lines)
         header = lines if key_line is None else lines[: key_line + 1]
         for line in header:
             if _unknown_meter(line):

@@ -51,6 +51,8 @@ Pure Python: no TensorFlow, keras or music21 here.
 import re
 from dataclasses import dataclass
 
+from tfdl.music.notation import BODY_FIELDS, FIELD_LINE
+
 MAX_TUNE_CHARS = 6_000
 MAX_BARS = 192  # bar lines in a tune
 MAX_BAR_CHARS = 160  # characters of music in one bar (annotations and spaces not counted)
@@ -73,8 +75,6 @@ _DIGITS = 4
 # Fields whose values carry numbers tfdl or music21 reads; the rest (T:, W:, N:, ...)
 # are text. M:, L: and Q: have bounds of their own; in the others any number counts.
 _NUMBER_FIELDS = frozenset("MLQKVPImU")
-_BODY_FIELDS = frozenset("IKLMmNPQrsTUVWw+")
-_FIELD_LINE = re.compile(r"([A-Za-z+]):(.*)")
 _NUMBER = re.compile(r"[0-9]+")
 _TOKEN = re.compile(
     r"""
@@ -173,7 +173,7 @@ def header_problem(lines):
     """The `Problem` of the first header line (``M:``, ``L:``, ``Q:``, ...) beyond the
     limits, or None. ``lines`` are the header's lines (no body)."""
     for line in lines:
-        match = _FIELD_LINE.fullmatch(line.strip())
+        match = FIELD_LINE.fullmatch(line.strip())
         if match:
             problem = field_problem(match[1], match[2])
             if problem:
@@ -216,8 +216,8 @@ def body_problem(text, bar=1, glued=False, line_start=True):
     for n, line in enumerate(text.split("\n")):
         if n:
             glued, line_start = False, True
-        match = _FIELD_LINE.match(line) if line_start else None
-        if match and match[1] in _BODY_FIELDS:
+        match = FIELD_LINE.match(line) if line_start else None
+        if match and match[1] in BODY_FIELDS:
             problem = field_problem(match[1], match[2])
             if problem:
                 return Problem("body", f"bar {bar}: {problem}")
@@ -292,7 +292,7 @@ def tune_problem(text):
         return problem
     lines = text.strip("\n").split("\n")
     end = next(
-        (n for n, line in enumerate(lines) if line.startswith("K:") or not _FIELD_LINE.match(line)),
+        (n for n, line in enumerate(lines) if line.startswith("K:") or not FIELD_LINE.match(line)),
         len(lines),
     )
     if end < len(lines) and lines[end].startswith("K:"):

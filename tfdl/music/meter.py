@@ -36,25 +36,27 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from tfdl.music import limits
+from tfdl.music.notation import (
+    BODY_FIELDS,
+    COMMON_TIME,
+    FIELD_LINE,
+    INLINE_FIELD,
+    NOTE,
+    NOTE_PATTERN,
+    key_index,
+)
 
 # The decoration letters of ABC 2.1 (section 4.14) and their one-character shorthands.
 DECORATIONS = frozenset(".~HLMOPSTuv")
-_FIELD_LINE = re.compile(r"([A-Za-z+]):(.*)")
-_BODY_FIELDS = frozenset("IKLMmNPQrsTUVWw+")
 _LENGTH = re.compile(r"(\d*)(/*)(\d*)", re.ASCII)
 # Ticks per whole note: note lengths down to 1/1024 and tuplets of 3, 5, 7 and 9 count
 # exactly.
 TICKS = 2**10 * 3**2 * 5 * 7
-# A note: accidental, letter, octave marks. NOTE_PATTERN has no groups, to build
-# other patterns from; _NOTE captures the three parts.
-NOTE_PATTERN = r"(?:\^\^|\^|__|_|=)?[A-Ga-g][,']*"
-_NOTE = re.compile(r"(\^\^|\^|__|_|=)?([A-Ga-g])([,']*)")
-_CHORD_NOTE = _NOTE.pattern + r"([\d/]*)(-?)"  # with its length and a tie
+_CHORD_NOTE = NOTE.pattern + r"([\d/]*)(-?)"  # with its length and a tie
 _METER = re.compile(r"(\d+(?:\+\d+)*)/(\d+)", re.ASCII)
 # A bar line: colons, then |, ||, |] or [| (or :: alone), then colons.
 _BAR = re.compile(r"(:*)(\[\||\|\]|\|\||\|)(:*)|(::+)")
 _ENDING = re.compile(r"\[?(\d+(?:[,-]\d+)*)", re.ASCII)
-_INLINE_FIELD = re.compile(r"\[([A-Za-z]):([^\]\n]*)\]")
 # abc2midi reads any quoted text as a chord symbol or annotation, except one that starts
 # with a letter other than A-G (e.g. "Segno"), which it rejects.
 _QUOTED = re.compile(r"(?![H-Za-z]).*")
@@ -75,7 +77,7 @@ def meter_length(meter):
     meter = meter.strip()
     if limits.field_problem("M", meter):
         return None
-    meter = {"C": "4/4", "C|": "2/2"}.get(meter, meter)
+    meter = COMMON_TIME.get(meter, meter)
     match = _METER.fullmatch(meter)
     if not match or int(match[2]) == 0:
         return None
@@ -191,7 +193,7 @@ class BarReader:
             raise BarError(str(problem))
         fields, rhythm = {}, ""
         for line in header_lines:
-            match = _FIELD_LINE.fullmatch(line.strip())
+            match = FIELD_LINE.fullmatch(line.strip())
             if match:
                 fields.setdefault(match[1], match[2].strip())
                 if match[1] == "R":
@@ -251,8 +253,8 @@ class BarReader:
             if not line:
                 continue
             if self.at_line_start:
-                match = _FIELD_LINE.match(line)
-                if match and match[1] in _BODY_FIELDS:
+                match = FIELD_LINE.match(line)
+                if match and match[1] in BODY_FIELDS:
                     if n == len(lines) - 1:  # the field line is not finished yet
                         raise BarError("a field line must be fed whole")
                     self._field(match[1], match[2])
@@ -412,7 +414,7 @@ class BarReader:
                 pos = close + 1
                 continue
             if c == "[":
-                match = _INLINE_FIELD.match(line, pos)
+                match = INLINE_FIELD.match(line, pos)
                 if match:
                     self._field(match[1], match[2])
                     pos = match.end()
@@ -420,7 +422,7 @@ class BarReader:
                 pos = self._chord(line, pos, bar, timed)
                 continue
             if c in "^_=ABCDEFGabcdefg":
-                match = _NOTE.match(line, pos)
+                match = NOTE.match(line, pos)
                 if not match:
                     raise BarError(f"bar {bar}: an accidental with no note")
                 (num, den), pos = _length(line, match.end())
@@ -714,7 +716,7 @@ def check_bars(song, pickup_parts=True):
     if problem:
         return BarCheck(False, str(problem), 0)
     lines = song.strip("\n").split("\n")
-    key_line = next((n for n, line in enumerate(lines) if line.startswith("K:")), None)
+    key_line = key_index(lines)
     if key_line is None:
         return BarCheck(False, "no K: line, so no body", 0)
     try:

@@ -13,6 +13,7 @@ from tfdl.music.abc2midi import abc2midi_check, count_bar_lines, find_abc2midi
 from tfdl.music.export import check_songs
 from tfdl.music.form import form_numbers, read_form
 from tfdl.music.meter import check_bars
+from tfdl.music.notation import key_index
 from tfdl.music.songs import MemorisationIndex, reason_kind, repair_song, valid_fraction
 
 
@@ -61,7 +62,7 @@ def wilson_interval(successes, trials, z=1.96):
 def _body(song):
     """The music lines of a song: after ``K:``, no field lines, quotes or inline fields."""
     lines = song.split("\n")
-    key = next((n for n, line in enumerate(lines) if line.startswith("K:")), len(lines))
+    key = key_index(lines, len(lines))
     music = [line for line in lines[key + 1 :] if not re.match(r"[A-Za-z+]:", line)]
     return re.sub(r'"[^"\n]*"|![^!\n]*!|\[[A-Za-z]:[^\]\n]*\]', "", "\n".join(music))
 

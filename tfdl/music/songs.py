@@ -46,6 +46,7 @@ from tfdl.errors import UserError
 from tfdl.music import limits
 from tfdl.music.abc import default_unit_length
 from tfdl.music.meter import check_bars
+from tfdl.music.notation import key_index
 
 REASON_KINDS = (
     "too long", "missing field", "bad field", "unparseable", "too short", "bad MIDI", "bad bar"
@@ -128,7 +129,7 @@ def repair_song(song):
         if line.startswith("X:"):
             lines = lines[:n]  # another tune starts here
             break
-    key_line = next((n for n, line in enumerate(lines) if line.startswith("K:")), None)
+    key_line = key_index(lines)
     if key_line is not None:
         header = [line.replace(" ", "") for line in lines[:key_line]]
         if not any(h.startswith("L:") for h in header):
@@ -156,7 +157,7 @@ def header_problem(song):
         if field not in fields:
             return f"missing field: no {field}: line in the header"
     lines = song.split("\n")
-    key_line = next((n for n, line in enumerate(lines) if line.startswith("K:")), len(lines))
+    key_line = key_index(lines, len(lines))
     beyond = limits.header_problem(lines[: key_line + 1])
     if beyond:  # M:1000/1, L:1/99999, Q:0/4=120: before any number is converted
         return f"bad field: {beyond}"
@@ -318,7 +319,7 @@ def music_text(song):
     copy laid out differently is still a copy. A song without ``K:`` is all music.
     """
     lines = song.splitlines()
-    key_line = next((n for n, line in enumerate(lines) if line.startswith("K:")), -1)
+    key_line = key_index(lines, -1)
     return "".join("".join(lines[key_line + 1 :]).split())
 
 

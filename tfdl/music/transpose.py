@@ -21,77 +21,23 @@ Pure Python: no TensorFlow, no music21.
 import collections
 import re
 
-# Semitones of the natural notes above C, and the letters in scale order.
-LETTERS = "CDEFGAB"
-NATURAL = dict(zip(LETTERS, (0, 2, 4, 5, 7, 9, 11)))
-# Position on the circle of fifths of each natural tonic (C 0, G 1, ..., F -1).
-FIFTHS = dict(zip("FCGDAEB", range(-1, 6)))
-SHARP_ORDER = "FCGDAEB"
-FLAT_ORDER = SHARP_ORDER[::-1]
-# A mode's signature relative to the major key on the same tonic, in fifths.
-MODE_FIFTHS = {"maj": 0, "ion": 0, "mix": -1, "dor": -2, "min": -3, "aeo": -3, "phr": -4,
-               "loc": -5, "lyd": 1}  # fmt: skip
-# A tonic, then a mode: "m", or a mode's name (its first three letters decide); any case.
-_KEY = re.compile(r"^(?P<tonic>[A-G][#b]?)(?P<space> *)(?P<mode>[A-Za-z]*)(?P<rest>.*)$")
-# A note: its accidental, letter and octave marks.
-_NOTE = re.compile(r"(\^\^|\^|__|_|=)?([A-Ga-g])([',]*)")
-# Inline fields ([M:6/8]) and field lines inside the body are not music.
-_INLINE_FIELD = re.compile(r"\[[A-Za-z]:[^\]\n]*\]")
+from tfdl.music.notation import (
+    INLINE_FIELD,
+    KEY,
+    LETTERS,
+    NATURAL,
+    NOTE,
+    Key,
+    key_index,
+    parse_key,
+    tune_key,
+)
+
 _ACCIDENTAL = {"^^": 2, "^": 1, "=": 0, "_": -1, "__": -2}
 _WRITTEN = {v: k for k, v in _ACCIDENTAL.items()}
+_TONIC_ACCIDENTAL = {"": 0, "#": 1, "b": -1}
 
-
-class Key(collections.namedtuple("Key", "tonic mode")):
-    """A key: ``tonic`` as written ("F#", "Bb") and ``mode`` ("maj", "min", "dor", ...)."""
-
-    @property
-    def fifths(self):
-        """Sharps (> 0) or flats (< 0) of its key signature."""
-        letter, accidental = self.tonic[0], self.tonic[1:]
-        major = FIFTHS[letter] + {"": 0, "#": 7, "b": -7}[accidental]
-        return major + MODE_FIFTHS[self.mode]
-
-    def alteration(self, letter):
-        """Semitones the key signature adds to ``letter`` (upper case): -1, 0 or 1."""
-        fifths = self.fifths
-        if fifths > 0:
-            return int(letter in SHARP_ORDER[:fifths])
-        return -int(letter in FLAT_ORDER[:-fifths])
-
-    @property
-    def pitch_class(self):
-        return (NATURAL[self.tonic[0]] + {"": 0, "#": 1, "b": -1}[self.tonic[1:]]) % 12
-
-
-def parse_key(text):
-    """The `Key` of a ``K:`` value ("D", "Ador", "E Minor", "F#m"), or None when it is none
-    of those (``K:Hp``, ``K:none``, a key of more than 7 sharps or flats)."""
-    match = _KEY.match(text.strip())
-    if match is None:
-        return None
-    word = match["mode"].lower()
-    if word == "m":
-        mode = "min"
-    elif word == "":
-        mode = "maj"
-    elif word[:3] in MODE_FIFTHS:
-        mode = word[:3]
-    else:
-        return None
-    key = Key(match["tonic"], mode)
-    return key if abs(key.fifths) <= 7 else None
-
-
-def _key_line(header):
-    """Index of the ``K:`` line in ``header`` lines, or None."""
-    return next((i for i, line in enumerate(header) if line.startswith("K:")), None)
-
-
-def tune_key(tune):
-    """The `Key` of a tune's first ``K:`` line, or None."""
-    lines = tune.split("\n")
-    i = _key_line(lines)
-    return None if i is None else parse_key(lines[i][2:])
+__all__ = ["Key", "common_keys", "parse_key", "transpose_tune", "transpositions", "tune_key"]
 
 
 def common_keys(tunes, share=0.05):
@@ -113,8 +59,8 @@ def _shift(source, target):
     is more than 6 semitones (then down). A tritone goes up from either side."""
     letters = (LETTERS.index(target.tonic[0]) - LETTERS.index(source.tonic[0])) % 7
     semitones = (
-        NATURAL[target.tonic[0]] + {"": 0, "#": 1, "b": -1}[target.tonic[1:]]
-        - NATURAL[source.tonic[0]] - {"": 0, "#": 1, "b": -1}[source.tonic[1:]]
+        NATURAL[target.tonic[0]] + _TONIC_ACCIDENTAL[target.tonic[1:]]
+        - NATURAL[source.tonic[0]] - _TONIC_ACCIDENTAL[source.tonic[1:]]
     )  # fmt: skip
     if LETTERS.index(target.tonic[0]) < LETTERS.index(source.tonic[0]):
         semitones += 12  # the letters went past B
@@ -146,7 +92,7 @@ def transpose_tune(tune, tonic):
     """``tune`` moved to the key of the same mode on ``tonic`` ("G", "Bb"), or None when it
     cannot be: no key, a key change in the body, or a note no accidental can write."""
     lines = tune.split("\n")
-    i = _key_line(lines)
+    i = key_index(lines)
     source = None if i is None else parse_key(lines[i][2:])
     if source is None:
         return None
@@ -157,6 +103,10 @@ def transpose_tune(tune, tonic):
     body = lines[i + 1 :]
     if any(line.startswith("K:") or "[K:" in line for line in body):
         return None  # a key change: the transposed key of each part would differ
+
+    def move(note):
+        return _move_note(note, letters, semitones)
+
     moved = []
     try:
         for line in body:
@@ -164,19 +114,16 @@ def transpose_tune(tune, tonic):
                 moved.append(line)
                 continue
             music, percent, comment = line.partition("%")
-            pieces = _INLINE_FIELD.split(music)
-            fields = _INLINE_FIELD.findall(music)
-            pieces = [
-                _NOTE.sub(lambda m: _move_note(m, letters, semitones), piece)
-                for piece in pieces
-            ]
-            music = "".join(p + f for p, f in zip(pieces, [*fields, ""]))
-            moved.append(music + percent + comment)
+            out, pos = [], 0
+            for field in INLINE_FIELD.finditer(music):  # [P:A] holds no notes
+                out += [NOTE.sub(move, music[pos : field.start()]), field[0]]
+                pos = field.end()
+            moved.append("".join(out) + NOTE.sub(move, music[pos:]) + percent + comment)
     except ValueError:
         return None
-    match = _KEY.match(lines[i][2:].strip())
-    key_line = f"K:{tonic}{match['space']}{match['mode']}{match['rest']}"
-    return "\n".join([*lines[:i], key_line, *moved])
+    match = KEY.match(lines[i][2:].strip())
+    new_key = f"K:{tonic}{match['space']}{match['mode']}{match['rest']}"
+    return "\n".join([*lines[:i], new_key, *moved])
 
 
 def transpositions(tunes, keys=None):

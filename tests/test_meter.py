@@ -173,7 +173,9 @@ def _agreement(songs):
 @needs_abc2midi
 def test_tfdl_agrees_with_abc2midi_on_every_shipped_tune():
     tunes = load_corpus()
-    assert _agreement(tunes) >= 0.95
+    # Measured 0.9938 (21 of 3,360 disagree, abc2midi 4.84 / Debian's abcmidi): the bar
+    # allows 13 more, for another abc2midi release.
+    assert _agreement(tunes) >= 0.99
 
 
 @needs_abc2midi
@@ -182,7 +184,7 @@ def test_tfdl_agrees_with_abc2midi_on_generated_songs():
     # broken syntax and many bars of the wrong length, the hard case.
     songs = [s for s in re.split(r"\n\s*\n", GENERATED.read_text()) if s.strip()]
     assert len(songs) == 200
-    assert _agreement(songs) >= 0.95
+    assert _agreement(songs) >= 0.97  # measured 0.98 (4 of 200): 2 more may disagree
 
 
 @needs_abc2midi

@@ -505,10 +505,6 @@ def _ending_numbers(text):
     return tuple(sorted(numbers))
 
 
-def _fraction_text(value):
-    return f"{value.numerator}/{value.denominator}"
-
-
 def _bar_text(duration, meter):
     """``("5/8", "6/8")``: two lengths in ticks, written in the meter's denominator."""
     duration, meter = Fraction(duration, TICKS), Fraction(meter, TICKS)

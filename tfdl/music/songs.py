@@ -2,7 +2,7 @@
 
 A character model writes text, not music, and music21 parses much nonsense without
 complaint (``K:Zz``, a tune with no bar lines). `check_song` therefore calls a song
-valid only when it passes four layers, and otherwise names the first one it fails in
+valid only when it passes the layers below, and otherwise names the first one it fails in
 ``reason``, written ``"<kind>: <detail>"`` with a kind from `REASON_KINDS`:
 
 0. ``too long``: the tune is at most `tfdl.music.limits.MAX_TUNE_CHARS` characters,

@@ -79,16 +79,8 @@ class SongSampler:
         out = tf.TensorArray(tf.int32, size=length, element_shape=tf.TensorShape([None]))
 
         def body(i, logits, state, prev, done, out):
-            scaled = logits / temperature
-            # top-k: keep the k largest logits, push the rest to -inf
-            kth = tf.math.top_k(scaled, k=top_k).values[:, -1:]  # (songs, 1)
-            scaled = tf.where(scaled < kth, tf.constant(-np.inf, scaled.dtype), scaled)
-            # Gumbel-max: argmax(logits + Gumbel noise) is an exact categorical draw, and
-            # compiles under XLA. The noise is keyed by (seed, i): same seed, same songs.
-            u = tf.random.stateless_uniform(
-                tf.shape(scaled), seed=tf.stack([seed, i]), minval=1e-20, maxval=1.0, alg="philox"
-            )
-            ids = tf.argmax(scaled - tf.math.log(-tf.math.log(u)), axis=-1, output_type=tf.int32)
+            # The noise is keyed by (seed, i): same seed, same songs.
+            ids = self._draw(logits, temperature, top_k, tf.stack([seed, i]))
             out = out.write(i, tf.where(done, -1, ids))
             done = done | ((prev == self._newline) & (ids == self._newline))
             logits, state = self.model.step(ids, state, table, blocks)
@@ -142,7 +134,12 @@ class SongSampler:
 
     @staticmethod
     def _draw(logits, temperature, top_k, key):
-        """One categorical draw per row of ``logits`` (Gumbel-max, keyed by ``key``)."""
+        """One categorical draw per row of ``logits``, the one draw both loops make.
+
+        top-k keeps the k largest logits and pushes the rest to -inf; Gumbel-max,
+        argmax(logits + Gumbel noise), is an exact categorical draw that compiles under
+        XLA, its noise keyed by ``key``.
+        """
         scaled = tf.cast(logits, tf.float32) / temperature
         kth = tf.math.top_k(scaled, k=top_k).values[:, -1:]  # (songs, 1)
         scaled = tf.where(scaled < kth, tf.constant(-np.inf, scaled.dtype), scaled)

@@ -234,6 +234,7 @@ def _builder():
         return module
 
 
+@pytest.mark.slow
 def test_builder_reproduces_the_shipped_corpus_byte_for_byte(tmp_path):
     pytest.importorskip("music21")
     stats = _builder().build(tmp_path)

@@ -44,6 +44,7 @@ def test_clean_tune_opens_a_repeat_a_first_ending_needs_and_drops_the_unmendable
     assert cleaned is None and reason == "bar 2 lasts 3/8, M:2/4 needs 4/8"
 
 
+@pytest.mark.slow
 def test_shipped_corpus_counts_match_its_json_and_every_tune_is_strictly_metrical():
     tunes = load_corpus()
     stats = json.loads(corpus_path().with_suffix(".json").read_text())

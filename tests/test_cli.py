@@ -261,6 +261,7 @@ def test_every_training_flag_reaches_its_config_field(argv, config_module, confi
             assert getattr(config, f.name) == getattr(defaults, f.name), f.name
 
 
+@pytest.mark.slow
 def test_cli_stderr_holds_no_tensorflow_start_up_lines(tmp_path):
     import os
     import re
@@ -329,6 +330,7 @@ def test_a_logged_training_writes_one_progress_update_per_interval(tunes_file, t
     assert text.count("comet upload ") == 1, text
 
 
+@pytest.mark.slow
 def test_comet_speaks_again_with_tfdl_verbose(tmp_path):
     code = (
         "from tfdl.tracking import Tracker\n"

@@ -401,6 +401,7 @@ def interrupt_at(monkeypatch, at):
     monkeypatch.setattr(Tracker, "log_metrics", log_metrics)
 
 
+@pytest.mark.slow
 def test_a_resumed_run_ends_where_an_unbroken_run_ends(sample, tmp_path, monkeypatch):
     # 640 images: 20 batches of 32 an epoch, shuffled and augmented afresh each epoch:
     # the resumed run must go on with the batches an unbroken run sees.

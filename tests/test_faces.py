@@ -525,6 +525,7 @@ def interrupt_at(monkeypatch, at, key="loss"):
     monkeypatch.setattr(Tracker, "log_metrics", log_metrics)
 
 
+@pytest.mark.slow
 def test_a_resumed_dbvae_ends_where_an_unbroken_run_ends(tmp_path, monkeypatch):
     write_h5(tmp_path / "f.h5", n_faces=70, n_not=70)  # 126 train images: 15 batches of 8
     config = FacesConfig(model="dbvae", epochs=3, batch_size=8, latent_dim=4, n_filters=2)
@@ -551,6 +552,7 @@ def test_a_resumed_dbvae_ends_where_an_unbroken_run_ends(tmp_path, monkeypatch):
         np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_resume_trains_on_and_refuses_another_setting_in_one_line(tmp_path, capsys):
     write_h5(tmp_path / "f.h5", n_faces=16, n_not=16)
     write_h5(tmp_path / "g.h5", n_faces=16, n_not=16, seed=1)

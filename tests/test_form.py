@@ -115,6 +115,7 @@ def test_part_similarity_sees_a_b_part_that_copies_the_a_part():
     assert new.part_similarity < 0.5
 
 
+@pytest.mark.slow
 def test_form_numbers_of_the_shipped_corpus():
     # The checker (written outside tfdl) found 94.9 %, 72.9 % and 81.5 %.
     numbers = form_numbers(load_corpus())

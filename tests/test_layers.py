@@ -124,6 +124,7 @@ print(json.dumps(out.tolist()))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("imports", IMPORT_ORDERS.values(), ids=IMPORT_ORDERS.keys())
 def test_keras_file_loads_in_a_fresh_process_without_custom_objects(imports, tmp_path):
     inputs = keras.Input((6,))

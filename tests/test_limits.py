@@ -8,6 +8,9 @@ from hostile import run_call
 
 from tfdl.music import limits
 
+# Each reproducer runs in a child process of its own: left out by --quick.
+pytestmark = pytest.mark.slow
+
 # four good bars, so that check_song reaches its bar check
 H = "X:1\nM:4/4\nL:1/8\nK:C\nCDEF GABc|CDEF GABc|CDEF GABc|CDEF GABc|"
 BIG = "9" * 5000  # more digits than Python converts to an int (4,300)

@@ -170,6 +170,7 @@ def _agreement(songs):
     return 1 - len(disagreements) / len(songs)
 
 
+@pytest.mark.slow
 @needs_abc2midi
 def test_tfdl_agrees_with_abc2midi_on_every_shipped_tune():
     tunes = load_corpus()

@@ -117,6 +117,7 @@ def test_bad_recipe_settings_are_refused(fields, message):
 TINY = dict(rnn_units=16, embedding_dim=8, batch_size=4, seq_length=40, sample_songs=0)
 
 
+@pytest.mark.slow
 def test_a_budgeted_run_stops_on_time_and_records_its_recipe(tunes_file, tmp_path):
     out = tmp_path / "run"
     config = MusicConfig(minutes=0.15, **TINY)
@@ -135,6 +136,7 @@ def test_a_budgeted_run_stops_on_time_and_records_its_recipe(tunes_file, tmp_pat
     assert saved["recipe_why"] == why and saved["minutes"] == 0.15
 
 
+@pytest.mark.slow
 def test_resume_continues_the_saved_recipe_and_refuses_a_changed_setting(tunes_file, tmp_path):
     config = MusicConfig(minutes=5, steps=8, checkpoint_every=4, eval_every=4, **TINY)
     whole = train_music(config, tmp_path / "whole", tunes_file, tracking="off", progress=False)

@@ -219,6 +219,7 @@ def test_requests_to_another_host_name_are_refused(server):
     assert status == 400
 
 
+@pytest.mark.slow
 def test_twenty_concurrent_requests_all_answered_and_the_page_served_meanwhile(server):
     done = []
 
@@ -260,6 +261,7 @@ def test_choices_without_the_training_tunes_are_common_ones_the_vocabulary_write
     assert choices["from"] == "common choices" and choices["meters"][0]["tunes"] == 0
 
 
+@pytest.mark.slow
 def test_the_command_serves_the_page_until_interrupted(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     argv = [sys.executable, "-m", "tfdl.cli", "music", "studio", "--port", "0"]

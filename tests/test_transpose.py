@@ -73,6 +73,7 @@ def test_common_keys_are_the_ones_a_mode_takes_often():
     assert sorted(tune_key(t).tonic for t in every[22:]) == ["D"] * 9 + ["G"] * 11
 
 
+@pytest.mark.slow
 def test_every_corpus_tune_comes_back_from_another_key_unchanged():
     moved = 0
     for tune in abc.load_corpus():

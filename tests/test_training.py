@@ -317,3 +317,37 @@ def test_train_step_takes_the_step_fit_takes(replicas, tmp_path):
     for a, b in zip(fitted.model.get_weights(), stepped.model.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-6)
     assert int(stepped.step.numpy()) == 1
+
+
+@keras.saving.register_keras_serializable(package="tfdl_tests")
+class ListedLayers(keras.Model):
+    """Layers kept in a Python list, one with non-trainable statistics (batch norm)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.blocks = [keras.layers.Dense(4), keras.layers.BatchNormalization(momentum=0.5)]
+        self.out = keras.layers.Dense(1)
+
+    def call(self, x, training=False):
+        for block in self.blocks:
+            x = block(x, training=training)
+        return self.out(x)
+
+
+def test_a_resume_restores_every_weight_of_layers_kept_in_a_list(tmp_path):
+    def listed():
+        keras.utils.set_random_seed(0)
+        model = ListedLayers()
+        model(np.zeros((2, 3), "float32"))
+        cfg = TrainConfig(steps=5, checkpoint_every=5)
+        return Trainer(model, keras.optimizers.Adam(0.05), mse_loss, tmp_path, cfg, progress=False)
+
+    trained = listed()
+    trained.fit(regression_data())
+    saved = [w.numpy() for w in trained.model.weights]
+    moving = trained.model.blocks[1].moving_mean.numpy()
+    assert not np.allclose(moving, 0)  # training moved the batch-norm statistics
+    resumed = listed()  # fresh weights, then the checkpoint
+    resumed.fit(regression_data(), resume=True)  # nothing left to train: restore only
+    for a, b in zip(saved, resumed.model.weights):
+        np.testing.assert_array_equal(a, b.numpy())

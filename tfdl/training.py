@@ -409,12 +409,19 @@ class Trainer:
         weights) are saved too, so a resumed run drops what an uninterrupted one
         would; they are restored apart, as checkpoints written before tfdl saved them
         have none.
+
+        The model's weights are also listed explicitly: tf.train.Checkpoint does not
+        look into the layers a Keras 3 model keeps in a Python list, so without the list
+        their non-trainable weights (batch-norm statistics) would not be saved.
+        Checkpoints written before hold the weights only under ``model``, and restore as
+        they are (the list's variables are the model's own).
         """
         weights = {id(w) for w in self.model.weights}
         seeds = [v for v in self.model.variables if id(v) not in weights]
         # The loss scale of a LossScaleOptimizer is not kept: it re-adapts in a few steps.
         optimizer = getattr(self.optimizer, "inner_optimizer", self.optimizer)
-        state = {"model": self.model, "optimizer": optimizer, "step": self.step}
+        state = {"model": self.model, "weights": list(self.model.weights),
+                 "optimizer": optimizer, "step": self.step}  # fmt: skip
         return tf.train.Checkpoint(**state, seeds=seeds), tf.train.Checkpoint(**state), seeds
 
     def _restore(self):

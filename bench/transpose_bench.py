@@ -1,6 +1,7 @@
 """Key transposition against none, at equal training steps (so equal time): held-out loss.
 
     python bench/transpose_bench.py [--steps 2000]
+    python bench/transpose_bench.py --minutes 20     # one --minutes run with --transpose
 
 The 800-tune subset of bench/budget_bench.py (seed 0) and its 80 held-out tunes, in their
 own keys. Both runs use the budget recipe's choices for LSTM 256 (32 x 100 windows, Adam
@@ -27,6 +28,9 @@ RESULTS = HERE / "transpose_results.json"
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument(
+        "--minutes", type=float, help="instead: one time-budgeted run (recipe auto), transposed"
+    )
     args = parser.parse_args()
     from tfdl.music.train import MusicConfig, train_music
 
@@ -34,6 +38,24 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         data, held_out = corpus("subset800", work)
+        if args.minutes:
+            config = MusicConfig(minutes=args.minutes, sample_songs=0, transpose=True)
+            settings = train_music(config, work / "budget", data, tracking="off", progress=False)
+            entry = {
+                "transpose": True,
+                "minutes": args.minutes,
+                "rnn_units": settings["rnn_units"],
+                "dropout": settings["dropout"],
+                "steps": settings["steps_done"],
+                "best_step": settings["best_step"],
+                "train_tunes": settings["train_tunes"],
+                "train_seconds": settings["train_seconds"],
+                "held_out_loss": round(held_out_loss(work / "budget", held_out), 4),
+            }
+            results.append(entry)
+            RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+            print(json.dumps(entry), flush=True)
+            return
         for transpose in (False, True):
             config = MusicConfig(
                 steps=args.steps, rnn_units=256, embedding_dim=64, batch_size=32,

@@ -38,20 +38,22 @@ def _verbose():
     return os.environ.get("TFDL_VERBOSE") == "1"
 
 
-def start_tensorflow():
-    """Import TensorFlow and find its devices, quietly unless TFDL_VERBOSE=1."""
-    if _verbose() or "tensorflow" in sys.modules:
-        import tensorflow as tf
-
-        tf.config.list_physical_devices()
+def _load_tensorflow_quietly(load):
+    """Run ``load`` (TensorFlow's import) and list the devices, with descriptor 2 silenced
+    unless TFDL_VERBOSE=1."""
+    if _verbose():
+        load()
         return
     # 3: no C++ INFO, WARNING or ERROR lines later either (oneDNN logs an "E0000" note
     # when it falls back to Eigen for int32 ops, at the first such op).
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with _stderr_silenced():
-        import tensorflow as tf
+        load()  # the CUDA probe logs when the devices are listed, not at import
 
-        tf.config.list_physical_devices()  # the CUDA probe logs here, not at import
+
+def start_tensorflow():
+    """Import TensorFlow now (quietly: see the module docstring), e.g. before timing."""
+    import tensorflow  # noqa: F401  (the first import goes through _FirstImport)
 
 
 def register_keras_objects():
@@ -97,11 +99,10 @@ class _FirstImport(importlib.abc.MetaPathFinder):
         load = spec.loader.exec_module  # each spec has a loader of its own: safe to wrap
 
         def exec_module(module):
-            if name == "tensorflow" and not _verbose():
-                os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-                with _stderr_silenced():
-                    load(module)
-                    module.config.list_physical_devices()
+            if name == "tensorflow":
+                _load_tensorflow_quietly(
+                    lambda: (load(module), module.config.list_physical_devices())
+                )
                 return
             load(module)
             self.registration_due |= name == "keras"

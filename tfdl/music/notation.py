@@ -62,9 +62,14 @@ class Key(collections.namedtuple("Key", "tonic mode")):
         return -int(letter in _FLAT_ORDER[: -self.fifths])
 
     @property
+    def semitones(self):
+        """The tonic's semitones above the C below its letter (Cb: -1, B#: 12)."""
+        return NATURAL[self.tonic[0]] + _ACCIDENTAL[self.tonic[1:]]
+
+    @property
     def pitch_class(self):
         """The tonic's semitones above C, 0-11."""
-        return (NATURAL[self.tonic[0]] + _ACCIDENTAL[self.tonic[1:]]) % 12
+        return self.semitones % 12
 
 
 def parse_key(text):

@@ -35,7 +35,6 @@ from tfdl.music.notation import (
 
 _ACCIDENTAL = {"^^": 2, "^": 1, "=": 0, "_": -1, "__": -2}
 _WRITTEN = {v: k for k, v in _ACCIDENTAL.items()}
-_TONIC_ACCIDENTAL = {"": 0, "#": 1, "b": -1}
 
 __all__ = ["Key", "common_keys", "parse_key", "transpose_tune", "transpositions", "tune_key"]
 
@@ -58,10 +57,7 @@ def _shift(source, target):
     """``(letters, semitones)`` that move tonic ``source`` to ``target``: up, unless that
     is more than 6 semitones (then down). A tritone goes up from either side."""
     letters = (LETTERS.index(target.tonic[0]) - LETTERS.index(source.tonic[0])) % 7
-    semitones = (
-        NATURAL[target.tonic[0]] + _TONIC_ACCIDENTAL[target.tonic[1:]]
-        - NATURAL[source.tonic[0]] - _TONIC_ACCIDENTAL[source.tonic[1:]]
-    )  # fmt: skip
+    semitones = target.semitones - source.semitones
     if LETTERS.index(target.tonic[0]) < LETTERS.index(source.tonic[0]):
         semitones += 12  # the letters went past B
     if semitones > 6:

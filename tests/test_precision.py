@@ -32,11 +32,13 @@ def train_under(name, build, loss_fn, data, out_dir, steps):
     return policy, losses, model
 
 
-def test_music_model_trains_in_bfloat16_close_to_float32_and_samples(tmp_path):
+@pytest.mark.parametrize("lookback", [False, True], ids=["MusicRNN", "LookbackRNN"])
+def test_music_model_trains_in_bfloat16_close_to_float32_and_samples(tmp_path, lookback):
     from tfdl.music import abc
     from tfdl.music.dataset import join_tunes, random_windows
     from tfdl.music.generate import SongSampler
-    from tfdl.music.model import MusicRNN
+    from tfdl.music.lookback import lookback_for
+    from tfdl.music.recipe import music_model
     from tfdl.music.train import music_loss
     from tfdl.music.vocab import Vocabulary
 
@@ -45,7 +47,8 @@ def test_music_model_trains_in_bfloat16_close_to_float32_and_samples(tmp_path):
     ids = vocab.encode(text)
 
     def build():
-        model = MusicRNN(len(vocab), embedding_dim=8, rnn_units=16)
+        settings = lookback_for(vocab) if lookback else None
+        model = music_model(len(vocab), embedding_dim=8, rnn_units=16, lookback=settings)
         model.build((None, None))
         return model
 

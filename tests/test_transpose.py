@@ -28,6 +28,19 @@ def test_keys_and_their_signatures():
     assert parse_key("Hp") is None and parse_key("none") is None and parse_key("Dxyz") is None
 
 
+def test_key_names_plain_keys_and_tonic_letters():
+    from tfdl.music.notation import plain_key, tonic_letter
+
+    assert parse_key("Ador").name == "A dorian" and parse_key("F#m").name == "F# minor"
+    assert parse_key("Cion").name == "C major" and parse_key("Eaeolian").name == "E minor"
+    assert plain_key("Ador") and plain_key(" E minor ") and plain_key("Bb")
+    # text after the mode, no key, or a mode ABC does not know
+    assert not plain_key("G exp ^f") and not plain_key("none") and not plain_key("G Bry")
+    assert tonic_letter("X:1\nK:D Bry\nabc|") == "D"  # the letter, whatever the mode
+    assert tonic_letter("X:1\nK:F#m\n") == "F" and tonic_letter("X:1\nK:none\n") is None
+    assert tonic_letter("X:1\nT:K\nabc") is None
+
+
 def test_a_tune_moves_letter_for_letter_with_its_written_accidentals():
     tune = HEADER + "K:D\n=F^cde fga2|d'c'ba A,B,C=C|\n"
     # D -> G: up three letters, five semitones. F natural becomes B flat; C sharp

@@ -27,6 +27,7 @@ older ABC files) with an ``ABCWarning``.
 """
 
 import importlib.resources
+import json
 import os
 import re
 import warnings
@@ -257,3 +258,30 @@ def corpus_path() -> Path:
 def load_corpus() -> list[str]:
     """The shipped folk-tune corpus, one normalised tune per item."""
     return load_tunes(corpus_path())
+
+
+def corpus_books() -> dict[str, range]:
+    """Each source collection of the shipped corpus and its tunes' positions in it.
+
+    ``build_corpus.py`` writes the collections one after another, in the order
+    ``folk_tunes.json`` lists them, with the count it kept of each.
+    """
+    stats = json.loads(corpus_path().with_suffix(".json").read_text())
+    books, start = {}, 0
+    for name, counts in stats["sources"].items():
+        books[name] = range(start, start + counts["tunes_kept"])
+        start += counts["tunes_kept"]
+    if start != stats["tunes"]:
+        raise ABCError(
+            f"folk_tunes.json counts {start} tunes by source but {stats['tunes']} in all"
+        )
+    return books
+
+
+def split_off_book(tunes: list[str], book: str) -> tuple[list[str], list[str]]:
+    """``(rest, book_tunes)``: the shipped corpus ``tunes`` without and with one collection."""
+    books = corpus_books()
+    if book not in books:
+        raise UserError(f"no book {book!r} in the shipped corpus; it has {', '.join(books)}")
+    span = books[book]
+    return [t for i, t in enumerate(tunes) if i not in span], tunes[span.start : span.stop]

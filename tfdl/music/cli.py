@@ -171,6 +171,20 @@ def add_commands(groups):
         help="also train on each training tune in the other keys its mode commonly takes "
         "in the data (held-out tunes stay as they are)",
     )
+    train.add_argument(
+        "--lookback",
+        action="store_true",
+        default=None,
+        help="a LookbackRNN: the LSTM also reads the characters at the same place one and "
+        "two bars back, so the model can restate a phrase",
+    )
+    train.add_argument(
+        "--hold-out-book",
+        metavar="BOOK",
+        help="keep one source collection of the shipped corpus out of training and "
+        "validation, to score the model on a whole book it never saw (evaluate --split book); "
+        "books: oneills1850, ryansMammoth, airdsAirs",
+    )
     training_run_arguments(train)
 
     gen = music.add_parser("generate", help="write new songs with a trained model")
@@ -196,9 +210,16 @@ def add_commands(groups):
     )
     ev.add_argument(
         "--split",
-        choices=["train", "val"],
-        help="score only the tunes the model trained on, or only its held-out tunes "
-        "(the split is redone from its settings.json); default: every tune",
+        choices=["train", "val", "book"],
+        help="score only the tunes the model trained on, its held-out tunes, or the book "
+        "it was trained without (--hold-out-book); the split is redone from its "
+        "settings.json; default: every tune",
+    )
+    ev.add_argument(
+        "--book",
+        metavar="BOOK",
+        help="score one source collection of the shipped corpus: oneills1850, "
+        "ryansMammoth or airdsAirs",
     )
 
     exp = music.add_parser("export", help="ABC songs to MIDI, WAV and SVG sheet music")
@@ -330,7 +351,8 @@ def _load_model(args):
 
 
 def _sample(args, model, vocab, metrical=None, form=None):
-    """The songs asked for on the command line, and the seconds they took.
+    """The songs asked for on the command line, the seconds they took, and the sampler's
+    `sampler_work` (None for the free sampler).
 
     ``metrical`` None follows ``--free``, ``form`` None ``--form``; values pick the mode.
     """
@@ -353,7 +375,7 @@ def _sample(args, model, vocab, metrical=None, form=None):
         meter=args.meter,
         key=args.key,
     )
-    return songs, time.time() - started
+    return songs, time.time() - started, sampler.work
 
 
 def _mode_name(args):
@@ -370,7 +392,7 @@ def _generate(args):
 
     _check_tools(args)
     model_dir, model, vocab, _ = _load_model(args)
-    songs, seconds = _sample(args, model, vocab)
+    songs, seconds, _ = _sample(args, model, vocab)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     names = [f"song_{n:03d}" for n in range(1, len(songs) + 1)]
@@ -459,9 +481,11 @@ def _report(args):
     modes = {"form": (True, "keep"), "metrical": (True, "free"), "free": (False, "free")}
 
     def report_for(mode):
-        songs, seconds = _sample(args, model, vocab, *modes[mode])
+        songs, seconds, work = _sample(args, model, vocab, *modes[mode])
         report = song_report(songs, train, args.run_length, args.processes)
         report["generate_seconds"] = round(seconds, 1)
+        if work is not None:  # bars and header lines the metrical sampler drew again
+            report["sampler_work"] = work
         report["sampling"] = mode
         return report
 
@@ -499,7 +523,11 @@ def _evaluate(args):
     from tfdl.music.report import model_tunes
 
     _, model, vocab, settings = _load_model(args)
-    if args.split:
+    if args.book:
+        if args.split or args.data:
+            raise UserError("--book scores a book of the shipped corpus: drop --split and --data")
+        tunes = abc.split_off_book(abc.load_corpus(), args.book)[1]
+    elif args.split:
         tunes = model_tunes(settings, args.data, args.split)
     else:
         tunes = abc.load_tunes(args.data) if args.data else abc.load_corpus()
@@ -511,7 +539,8 @@ def _evaluate(args):
             f"score (tune {skipped[0]['tune']} has {skipped[0]['reason']})",
             file=sys.stderr,
         )
-    print(json.dumps({**result, "split": args.split or "all"}))
+    split = args.split or (f"book {args.book}" if args.book else "all")
+    print(json.dumps({**result, "split": split}))
     return 0
 
 

@@ -35,7 +35,7 @@ from fractions import Fraction
 import numpy as np
 
 from tfdl.music.meter import _CHORD_NOTE, TICKS, BarError, BarReader, _pitch
-from tfdl.music.notation import key_index
+from tfdl.music.notation import key_index, tonic_letter
 
 # Bars per section a phrase-regular tune has, and a part of a two-part tune.
 PHRASE_BARS = frozenset({4, 8, 12, 16})
@@ -43,7 +43,6 @@ PART_BARS = frozenset({8, 16})
 # Bars 5-6 of a part restate bars 1-2 when their notes are at least this alike (half the
 # notes the same, in order): a restatement with a changed note or two counts.
 RESTATED = 0.5
-_KEY = re.compile(r"^K:\s*([A-G])", re.M)
 
 
 class FormReader(BarReader):
@@ -178,12 +177,6 @@ class Form:
         bars = " + ".join(str(b) for b in self.shape) or "0"
         end = f"ends on {self.last_note}" if self.last_note else "no notes"
         return f"{self.name() or 'no parts'}, {bars} bars, {end}"
-
-
-def tonic_letter(text):
-    """The tonic letter of the first ``K:`` line (any mode), or None."""
-    match = _KEY.search(text)
-    return match[1] if match else None
 
 
 def sections_of(reader, at_end=True):
@@ -378,7 +371,5 @@ def form_numbers(songs, shapes=5):
         "repeated_bar_fraction": round(
             sum(r for r, _ in repeats) / max(sum(b for _, b in repeats), 1), 4
         ),
-        "restated_part_fraction": (
-            round(sum(restated) / len(restated), 4) if restated else None
-        ),
+        "restated_part_fraction": (round(sum(restated) / len(restated), 4) if restated else None),
     }

@@ -43,6 +43,24 @@ CANDIDATE_ROWS = 16
 MAX_CANDIDATES = 4
 
 
+def _float32(state):
+    """A float state item as float32 (an int32 one, the lookback's, as it is)."""
+    return tf.cast(state, tf.float32) if state.dtype.is_floating else state
+
+
+def sampler_work(songs):
+    """What the metrical sampler drew to write ``songs`` (`SongGrammar` objects)."""
+    accepted = sum(song.accepted for song in songs)
+    rejected = sum(song.rejected for song in songs)
+    kept = sum(len(song.text) for song in songs)
+    return {
+        "pieces_accepted": accepted,
+        "pieces_rejected": rejected,
+        "rejections_per_accepted_piece": round(rejected / max(accepted, 1), 3),
+        "chars_drawn_per_kept": round(sum(song.drawn for song in songs) / max(kept, 1), 3),
+    }
+
+
 class PastDeadline(RuntimeError):
     """Sampling was still going at its ``deadline`` (`SongSampler.sample`)."""
 
@@ -59,6 +77,7 @@ class SongSampler:
     def __init__(self, model, vocab, jit_compile=False):
         self.model = model
         self.vocab = vocab
+        self.work = None  # `sampler_work` of the last metrical sample() call
         newline = vocab.index.get("\n")
         # -1 never matches a sampled id: without "\n" in the vocabulary songs run to length.
         self._newline = tf.constant(-1 if newline is None else newline, tf.int32)
@@ -69,7 +88,7 @@ class SongSampler:
         songs = tf.shape(prime_ids)[0]
         logits, state = self.model(prime_ids, return_state=True)
         logits = logits[:, -1, :]  # (songs, vocab)
-        state = [tf.cast(s, tf.float32) for s in state]  # bfloat16 under mixed precision
+        state = [_float32(s) for s in state]  # bfloat16 under mixed precision
         table = self.model.input_table()  # (vocab, 4 * units), computed once per call
         # One song: matrix-vector products on transposed blocks are ~2.5x faster; for a
         # batch of songs the plain matmul is (measured in bench/music_bench.py).
@@ -97,40 +116,42 @@ class SongSampler:
         pad = tf.fill([length - tf.shape(written)[0], songs], -1)
         return tf.transpose(tf.concat([written, pad], axis=0))
 
-    def _chunk_loop(self, h, c, prev, table, steps, temperature, top_k, seed, offset):
-        # h, c: (songs, units) states after the text so far; prev: (songs,) the last
-        # character of it; table: the model's input_table(), computed once per sample()
-        # call. Runs up to `steps` steps, fewer once every song has drawn a blank line
-        # (the end of a tune). Returns the sampled ids (steps run, songs) and the states
-        # after each of them, (steps run, songs, units) each.
-        logits = self.model.dense(h)
+    def _chunk_loop(self, state, prev, table, steps, temperature, top_k, seed, offset):
+        # state: the model's state after the text so far, a list whose first item is h
+        # (songs, units) (a MusicRNN's [h, c]; a LookbackRNN's [h, c, lookback]); prev:
+        # (songs,) the last character of the text; table: the model's input_table(),
+        # computed once per sample() call. Runs up to `steps` steps, fewer once every
+        # song has drawn a blank line (the end of a tune). Returns the sampled ids
+        # (steps run, songs) and the state after each of them, (steps run, songs, ...)
+        # for each item.
+        logits = self.model.dense(state[0])
         ids_out = tf.TensorArray(tf.int32, size=0, dynamic_size=True)
-        h_out = tf.TensorArray(h.dtype, size=0, dynamic_size=True)
-        c_out = tf.TensorArray(c.dtype, size=0, dynamic_size=True)
+        states_out = [tf.TensorArray(s.dtype, size=0, dynamic_size=True) for s in state]
         done = tf.zeros(tf.shape(prev), tf.bool)
 
-        def body(i, logits, h, c, prev, done, ids_out, h_out, c_out):
+        def body(i, logits, state, prev, done, ids_out, states_out):
             ids = self._draw(logits, temperature, top_k, tf.stack([seed, offset + i]))
             done = done | ((prev == self._newline) & (ids == self._newline))
-            logits, (h, c) = self.model.step(ids, [h, c], table)
-            ids_out, h_out, c_out = ids_out.write(i, ids), h_out.write(i, h), c_out.write(i, c)
-            return i + 1, logits, h, c, ids, done, ids_out, h_out, c_out
+            logits, state = self.model.step(ids, state, table)
+            ids_out = ids_out.write(i, ids)
+            states_out = [out.write(i, s) for out, s in zip(states_out, state)]
+            return i + 1, logits, state, ids, done, ids_out, states_out
 
-        def going(i, logits, h, c, prev, done, *_):
+        def going(i, logits, state, prev, done, *_):
             return (i < steps) & ~tf.reduce_all(done)
 
-        loop = [tf.constant(0), logits, h, c, prev, done, ids_out, h_out, c_out]
-        *_, ids_out, h_out, c_out = tf.while_loop(going, body, loop)
-        return ids_out.stack(), h_out.stack(), c_out.stack()
+        loop = [tf.constant(0), logits, list(state), prev, done, ids_out, states_out]
+        *_, ids_out, states_out = tf.while_loop(going, body, loop)
+        return ids_out.stack(), [out.stack() for out in states_out]
 
     def _start_state(self, prime_ids):
-        """``(h, c, input_table)``: the state after the prime, and the model's table.
+        """``(state, input_table)``: the model's state after the prime, and its table.
 
         The state is float32 also for a mixed-precision model (whose LSTM returns
         bfloat16 or float16): `MusicRNN.step` computes in its float32 weights.
         """
-        _, (h, c) = self.model(prime_ids, return_state=True)
-        return tf.cast(h, tf.float32), tf.cast(c, tf.float32), self.model.input_table()
+        _, state = self.model(prime_ids, return_state=True)
+        return [_float32(s) for s in state], self.model.input_table()
 
     @staticmethod
     def _draw(logits, temperature, top_k, key):
@@ -243,17 +264,17 @@ class SongSampler:
         songs = [SongGrammar.start(prime, length, plan) for _ in range(len(batch))]
         if not hasattr(self, "_chunk"):
             self._start = tf.function(self._start_state, reduce_retracing=True)
-        h, c, table = self._start(tf.constant(batch))  # compiled: eager Keras takes ~20 ms
+        state, table = self._start(tf.constant(batch))  # compiled: eager Keras takes ~20 ms
         if not hasattr(self, "_chunk"):
             # One trace for every number of rows (a retrace costs ~0.5 s).
-            state = tf.TensorSpec([None, h.shape[-1]], h.dtype)
+            states = [tf.TensorSpec([None, *s.shape[1:]], s.dtype) for s in state]
             scalar = tf.TensorSpec([], tf.int32)
-            signature = [state, state, tf.TensorSpec([None], tf.int32)]
+            signature = [states, tf.TensorSpec([None], tf.int32)]
             signature += [tf.TensorSpec(table.shape, table.dtype), scalar]
             signature += [tf.TensorSpec([], tf.float32), scalar, scalar, scalar]
             self._chunk = tf.function(self._chunk_loop, input_signature=signature)
-        for song, h_row, c_row in zip(songs, h.numpy(), c.numpy()):
-            song.state = (h_row, c_row)
+        for song, *rows in zip(songs, *(s.numpy() for s in state)):
+            song.state = tuple(rows)
             song.saved = song.state
         active = list(range(len(songs)))
         offset = 0
@@ -267,13 +288,11 @@ class SongSampler:
             spare = max(1, min(MAX_CANDIDATES, CANDIDATE_ROWS // len(active)))
             rows = {j: spare if songs[j].redraw else 1 for j in active}
             starts = [songs[j] for j in active for _ in range(rows[j])]
-            h = np.stack([song.state[0] for song in starts])
-            c = np.stack([song.state[1] for song in starts])
+            before = [np.stack(items) for items in zip(*(song.state for song in starts))]
             prev = np.array([self.vocab.index.get(song.last_char, -1) for song in starts], np.int32)
-            steps = CHUNK if len(h) > 1 else ONE_SONG_CHUNK
-            ids, hs, cs = self._chunk(
-                tf.constant(h),
-                tf.constant(c),
+            steps = CHUNK if len(starts) > 1 else ONE_SONG_CHUNK
+            ids, after = self._chunk(
+                [tf.constant(s) for s in before],
                 tf.constant(prev),
                 table,
                 tf.constant(steps),
@@ -283,14 +302,14 @@ class SongSampler:
                 tf.constant(offset),
             )
             offset += steps
-            ids, hs, cs = np.asarray(ids), np.asarray(hs), np.asarray(cs)
+            ids, after = np.asarray(ids), [np.asarray(s) for s in after]
             first = 0
             for j in active:
                 song = songs[j]
                 for row in range(first, first + rows[j]):
                     trial = song.fork()
                     text = self.vocab.decode(ids[:, row])
-                    trial.read(text, (hs[:, row], cs[:, row], h[row], c[row]))
+                    trial.read(text, ([s[:, row] for s in after], [s[row] for s in before]))
                     # The first draw (in row order) not rejected at once is taken: the
                     # same choice as redrawing one row after another.
                     if not trial.rejected_at_once(song):
@@ -299,4 +318,5 @@ class SongSampler:
                 songs[j] = trial
                 first += rows[j]
             active = [j for j in active if not songs[j].done]
+        self.work = sampler_work(songs)
         return [song.text for song in songs]

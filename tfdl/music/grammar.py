@@ -35,9 +35,9 @@ import numpy as np
 
 from tfdl.errors import UserError
 from tfdl.music.abc import default_unit_length
-from tfdl.music.form import PHRASE_BARS, FormReader, form_of, tonic_letter
+from tfdl.music.form import PHRASE_BARS, FormReader, form_of
 from tfdl.music.meter import BarError, BarReader, meter_length, verdict
-from tfdl.music.notation import key_index
+from tfdl.music.notation import key_index, plain_key, tonic_letter
 from tfdl.music.songs import header_problem
 
 # Draws of one header line or bar before the grammar backs up one more piece, and
@@ -52,7 +52,6 @@ MAX_RESTARTS = 6
 # in form), but kept fewer waltzes (16-17 of 20, against 19) and slides (4-9, against
 # 10) in form: tunes the corpus seldom repeats need the bar-by-bar back-ups.
 _HEADER_LINE = re.compile(r"[A-Za-z]:.*")
-_PLAIN_KEY = re.compile(r"K:\s*[A-G][#b]?\s*[A-Za-z]*\s*")  # a tonic and a mode, no more
 MAX_PARTS = 8  # TunesFormer's S: runs 1-8, and its output breaks the count above 6
 
 
@@ -168,8 +167,9 @@ class SongGrammar:
     was rejected) and ``done``. The states are opaque to it: tests drive it with
     scripted text and no model.
 
-    ``saved`` is the LSTM state ``(h, c)`` after the accepted text, where the open
-    piece (``pending``) started: a rejected piece is drawn again from there. After
+    ``saved`` is the model's state (``(h, c)``, or more items) after the accepted
+    text, where the open piece (``pending``) started: a rejected piece is drawn again
+    from there. After
     `MAX_TRIES` rejections in a row the sampler backs up one more piece (the bar
     before may be what makes every next bar wrong, e.g. a ``|]`` where a ``:|`` must
     close a repeat); after `MAX_BACKTRACKS` it ends the song at its last accepted bar.
@@ -191,6 +191,7 @@ class SongGrammar:
     state: tuple = None  # the LSTM state to go on from
     redraw: bool = False  # the last read ended in a rejection
     accepted: int = 0  # pieces accepted so far
+    rejected: int = 0  # pieces rejected so far (the sampler's wasted work)
     plan: FormPlan = None  # the form to keep; None: metrical only
     prime_parts: int = 0  # whole parts the prime holds (their closing bar lines are its own)
     restarts: int = 0  # times the form-keeping grammar started the song again
@@ -329,16 +330,20 @@ class SongGrammar:
     def read(self, text, states):
         """Take a chunk of drawn characters; ``self.state`` becomes the state to go on from.
 
-        ``states`` is ``(h after each char, c after each char, h before, c before)``.
+        ``states`` is ``(after, before)``: the model's state after each character (a
+        list of arrays, each (chars, ...)) and before the first (a list of arrays).
         """
         self.redraw = False
         self.state = self._read(text, states)
 
     def _read(self, text, states):
-        hs, cs, h0, c0 = states
+        after, before = states
 
-        def state_before(t):  # the state after char t - 1 of this chunk
-            return (h0, c0) if t == 0 else (hs[t - 1], cs[t - 1])
+        def state_after(t):  # the state after char t of this chunk
+            return tuple(s[t] for s in after)
+
+        def state_before(t):
+            return tuple(before) if t == 0 else state_after(t - 1)
 
         for t, char in enumerate(text):
             self.drawn += 1
@@ -352,7 +357,7 @@ class SongGrammar:
                     continue
                 if not self._take_header_line(self.pending[:-1]):
                     return self._reject()
-                self._accept((hs[t], cs[t]))
+                self._accept(state_after(t))
                 continue
             # body: a piece is a bar, closed by its bar line; the piece ends at the first
             # character after the bar line (which may run on: "|", ":|", "|]", "::")
@@ -378,7 +383,7 @@ class SongGrammar:
                 return None
             if len(self.text) + len(self.pending) >= self.limit:
                 return self._finish()  # out of room
-        return hs[-1], cs[-1]
+        return state_after(-1)
 
     def _take_header_line(self, line):
         # P: (an order of parts) asks for part labels in the body, which a character
@@ -391,7 +396,7 @@ class SongGrammar:
             if any(h.startswith(line[:2]) for h in self.header):
                 return False  # the type's meter is in the prime: no second one
         if line.startswith("K:"):
-            if self.plan is not None and not _PLAIN_KEY.fullmatch(line):
+            if self.plan is not None and not plain_key(line[2:]):
                 # a part must end on a tonic (K:none has none), and text after the mode
                 # ("K:G Bry|A2ce") is music abc2midi refuses in a header
                 return False
@@ -433,7 +438,7 @@ class SongGrammar:
             self.reader, self.candidate = self.candidate, None
         self.text += self.pending
         self.pending = ""
-        self.saved = (np.array(state[0]), np.array(state[1]))
+        self.saved = tuple(np.array(s) for s in state)
         self.tries = 0
         self.accepted += 1
 
@@ -455,6 +460,7 @@ class SongGrammar:
         """Throw the open piece away: the next chunk redraws it from ``saved`` (with
         ``back_up``, or after `MAX_TRIES`, the accepted piece before it too)."""
         self.tries += 1
+        self.rejected += 1
         self.pending = ""
         self.in_bar_line = False
         self.candidate = None

@@ -111,17 +111,20 @@ class MusicRNN(keras.Model):
         """
         table = self.input_table() if input_table is None else input_table
         h, c = state  # (batch, units) each
+        h, c = self.cell_step(ops.take(table, char_ids, axis=0), h, c, recurrent_blocks_t)
+        return self.dense(h), [h, c]
+
+    def cell_step(self, inputs, h, c, recurrent_blocks_t=None):
+        """The LSTM cell on its input contribution ``inputs`` (batch, 4 * units): new h, c."""
         if recurrent_blocks_t is None:
             recurrent = ops.matmul(h, self.lstm.cell.recurrent_kernel)
         else:
             recurrent = ops.concatenate(
                 [tf.matmul(h, block, transpose_b=True) for block in recurrent_blocks_t], axis=-1
             )
-        z = ops.take(table, char_ids, axis=0) + recurrent  # (batch, 4 * units)
-        i, f, g, o = ops.split(z, 4, axis=-1)
+        i, f, g, o = ops.split(inputs + recurrent, 4, axis=-1)  # (batch, units) each
         c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
-        h = ops.sigmoid(o) * ops.tanh(c)
-        return self.dense(h), [h, c]
+        return ops.sigmoid(o) * ops.tanh(c), c
 
     def get_config(self):
         return {

@@ -43,6 +43,9 @@ _FLAT_ORDER = _SHARP_ORDER[::-1]
 MODE_FIFTHS = {"maj": 0, "ion": 0, "mix": -1, "dor": -2, "min": -3, "aeo": -3, "phr": -4,
                "loc": -5, "lyd": 1}  # fmt: skip
 _ACCIDENTAL = {"": 0, "#": 1, "b": -1}
+# What a musician calls each mode.
+MODE_NAMES = {"maj": "major", "ion": "major", "min": "minor", "aeo": "minor", "mix": "mixolydian",
+              "dor": "dorian", "phr": "phrygian", "lyd": "lydian", "loc": "locrian"}  # fmt: skip
 # A tonic, then a mode: "m", or a mode's name (its first three letters decide); any case.
 KEY = re.compile(r"^(?P<tonic>[A-G][#b]?)(?P<space> *)(?P<mode>[A-Za-z]*)(?P<rest>.*)$")
 
@@ -71,6 +74,11 @@ class Key(collections.namedtuple("Key", "tonic mode")):
         """The tonic's semitones above C, 0-11."""
         return self.semitones % 12
 
+    @property
+    def name(self):
+        """The key as a musician says it: "A dorian"."""
+        return f"{self.tonic} {MODE_NAMES[self.mode]}"
+
 
 def parse_key(text):
     """The `Key` of a ``K:`` value ("D", "Ador", "E Minor", "F#m"), or None when it is none
@@ -94,3 +102,19 @@ def tune_key(tune):
     lines = tune.split("\n")
     n = key_index(lines)
     return None if n is None else parse_key(lines[n][2:])
+
+
+def plain_key(text):
+    """True when a ``K:`` value is a `Key` and nothing more ("Ador", "E minor"; not
+    "G exp ^f", "none" or "Hp")."""
+    match = KEY.match(text.strip())
+    return match is not None and not match["rest"].strip() and parse_key(text) is not None
+
+
+def tonic_letter(tune):
+    """The tonic's letter of a tune's first ``K:`` line, whatever its mode ("K:D Bry":
+    "D"), or None (no ``K:`` line, ``K:none``)."""
+    lines = tune.split("\n")
+    n = key_index(lines)
+    match = None if n is None else KEY.match(lines[n][2:].strip())
+    return match["tonic"][0] if match else None

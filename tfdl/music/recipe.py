@@ -24,6 +24,7 @@ constants below are in ``bench/budget_results.json`` (``bench/budget_bench.py``)
 README's section on time budgets; the comments say what each one decides.
 """
 
+import functools
 import tempfile
 import time
 
@@ -78,26 +79,39 @@ PROBE_STEPS = 5
 OVERHEAD_FRACTION = 0.04
 
 
-def parameter_count(vocab_size, embedding_dim, rnn_units):
-    """Weights of a `MusicRNN`: embedding, LSTM (4 gates), dense output."""
-    lstm = 4 * rnn_units * (embedding_dim + rnn_units + 1)
-    return vocab_size * embedding_dim + lstm + (rnn_units + 1) * vocab_size
+def parameter_count(vocab_size, embedding_dim, rnn_units, lookback=None):
+    """Weights of a `MusicRNN`: embedding, LSTM (4 gates), dense output; with
+    ``lookback``, a `LookbackRNN` (an offer embedding, a wider LSTM input)."""
+    inputs = embedding_dim if lookback is None else 3 * embedding_dim + 2
+    offers = 0 if lookback is None else (vocab_size + 1) * embedding_dim
+    lstm = 4 * rnn_units * (inputs + rnn_units + 1)
+    return vocab_size * embedding_dim + offers + lstm + (rnn_units + 1) * vocab_size
 
 
 def dropout_for(epochs):
     return next(rate for bound, rate in DROPOUT_BY_EPOCHS if epochs <= bound)
 
 
-def probe_seconds_per_step(ids, vocab_size, size, batch_size, seq_length, seed=0):
-    """Seconds one training step of a `MusicRNN` of ``size`` takes here (timed on ``ids``).
+def music_model(vocab_size, embedding_dim, rnn_units, dropout=0.0, lookback=None):
+    """A `MusicRNN`, or with ``lookback`` (`BarLookback` arguments) a `LookbackRNN`."""
+    from tfdl.music.lookback import LookbackRNN
+    from tfdl.music.model import MusicRNN
+
+    if lookback is None:
+        return MusicRNN(vocab_size, embedding_dim, rnn_units, dropout)
+    return LookbackRNN(vocab_size, embedding_dim, rnn_units, dropout, lookback=lookback)
+
+
+def probe_seconds_per_step(ids, vocab_size, size, batch_size, seq_length, seed=0, lookback=None):
+    """Seconds one training step of a `music_model` of ``size`` takes here (timed on ``ids``).
 
     The step is the Trainer's own (`Trainer.train_step`): what the run will take.
     """
-    from tfdl.music.model import MusicRNN, music_loss
+    from tfdl.music.model import music_loss
     from tfdl.training import Trainer
 
     embedding_dim, rnn_units = size
-    model = MusicRNN(vocab_size, embedding_dim, rnn_units, dropout=0.1)
+    model = music_model(vocab_size, embedding_dim, rnn_units, 0.1, lookback)
     model.build((None, None))
     rng = np.random.default_rng(seed)
     starts = rng.integers(0, len(ids) - seq_length - 1, size=(PROBE_STEPS + 1, batch_size))
@@ -116,16 +130,16 @@ def plan_steps(seconds_per_step, train_seconds):
     return max(1, int(train_seconds * (1 - OVERHEAD_FRACTION) / seconds_per_step))
 
 
-def fit_recipe(budget_seconds, ids, vocab_size, fixed=None, log=None, probe=None):
+def fit_recipe(budget_seconds, ids, vocab_size, fixed=None, log=None, probe=None, lookback=None):
     """The recipe for ``budget_seconds`` of training on the encoded corpus ``ids``.
 
     ``fixed`` holds settings the user chose (``MusicConfig`` field names); they are
     kept, and the probe measures only sizes they allow. ``probe`` times a step
-    (default `probe_seconds_per_step`). Returns ``(settings, why)``: the chosen
-    settings (every hyperparameter, and ``steps``) and a dict of the measurements and
-    rules behind them.
+    (default `probe_seconds_per_step`); ``lookback`` makes the model a `LookbackRNN`.
+    Returns ``(settings, why)``: the chosen settings (every hyperparameter, and
+    ``steps``) and a dict of the measurements and rules behind them.
     """
-    probe = probe or probe_seconds_per_step
+    probe = probe or functools.partial(probe_seconds_per_step, lookback=lookback)
     fixed = {k: v for k, v in (fixed or {}).items() if v is not None}
     started = time.perf_counter()
     batch_size = fixed.get("batch_size", BATCH_SIZE)
@@ -143,7 +157,7 @@ def fit_recipe(budget_seconds, ids, vocab_size, fixed=None, log=None, probe=None
     probe_budget = PROBE_FRACTION * budget_seconds
     measured = []  # (size, seconds per step, chars per parameter over the budget)
     for size in sizes:
-        parameters = parameter_count(vocab_size, *size)
+        parameters = parameter_count(vocab_size, *size, lookback)
         if measured and parameters > MAX_PARAMETERS_PER_CHAR * len(ids):
             break  # too big for the data (the smallest size is always measured)
         seconds = probe(ids, vocab_size, size, batch_size, seq_length)
@@ -199,10 +213,10 @@ def fit_recipe(budget_seconds, ids, vocab_size, fixed=None, log=None, probe=None
     return settings, why
 
 
-def lab_recipe(budget_seconds, ids, vocab_size, fixed=None, log=None, probe=None):
+def lab_recipe(budget_seconds, ids, vocab_size, fixed=None, log=None, probe=None, lookback=None):
     """The lab's hyperparameters (with the user's ``fixed`` ones); with a budget, the
     steps it allows, from a probe of the lab's model."""
-    probe = probe or probe_seconds_per_step
+    probe = probe or functools.partial(probe_seconds_per_step, lookback=lookback)
     fixed = {k: v for k, v in (fixed or {}).items() if v is not None}
     settings = {**LAB, "steps": LAB_STEPS, **{k: v for k, v in fixed.items() if k in LAB}}
     why = {"recipe": "the MIT lab's lab 1 hyperparameters", "user_fixed": sorted(fixed)}

@@ -23,10 +23,11 @@ def model_tunes(settings, data=None, split="train"):
     ``settings["data"]`` (the model's ``settings.json``) names the ABC file or directory
     ("shipped corpus" for the corpus inside tfdl); ``data`` replaces it (the file has
     moved). The split is redone with the settings' ``val_fraction`` and ``seed``, as
-    training did; ``split="all"`` returns every tune.
+    training did; ``split="all"`` returns every tune, ``split="book"`` the source
+    collection a model trained with ``hold_out_book`` never saw.
     """
-    if split not in ("train", "val", "all"):
-        raise ValueError(f"split must be train, val or all, got {split!r}")
+    if split not in ("train", "val", "all", "book"):
+        raise ValueError(f"split must be train, val, all or book, got {split!r}")
     source = data if data is not None else settings.get("data", abc.SHIPPED_CORPUS)
     try:
         tunes = abc.load_corpus() if source == abc.SHIPPED_CORPUS else abc.load_tunes(source)
@@ -34,6 +35,13 @@ def model_tunes(settings, data=None, split="train"):
         raise UserError(f"cannot load the model's training tunes ({e}): pass --data") from None
     if split == "all":
         return tunes
+    book = settings.get("hold_out_book")
+    if split == "book" and not book:
+        raise UserError("the model held out no book (train it with --hold-out-book)")
+    if book:  # the book is out of both sides of the split, as in training
+        tunes, book_tunes = abc.split_off_book(tunes, book)
+        if split == "book":
+            return book_tunes
     train, val = abc.train_val_split(tunes, *abc.saved_split(settings))
     return train if split == "train" else val
 

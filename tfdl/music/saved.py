@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from tfdl.errors import MissingFileError, UserError
+from tfdl.music.lookback import LookbackRNN
 from tfdl.music.model import MusicRNN
 from tfdl.music.vocab import Vocabulary
 from tfdl.saving import MODEL_FILE, load_model_dir, save_model_dir
@@ -33,7 +34,8 @@ def load_music_model(directory):
             "'tfdl music train'"
         )
     vocab = Vocabulary.load(directory / VOCAB_FILE)
-    model, settings = load_model_dir(directory, [MusicRNN], "music", "tfdl music train")
+    models = [MusicRNN, LookbackRNN]
+    model, settings = load_model_dir(directory, models, "music", "tfdl music train")
     if model.vocab_size != len(vocab):
         raise UserError(
             f"{directory}: the model has {model.vocab_size} characters but vocab.json "

@@ -16,8 +16,9 @@ from tfdl.errors import UserError
 from tfdl.music import abc
 from tfdl.music.dataset import fixed_windows, join_tunes, random_windows
 from tfdl.music.generate import SongSampler
+from tfdl.music.lookback import LookbackRNN, lookback_for
 from tfdl.music.model import MusicRNN, music_loss  # noqa: F401  (tfdl.music.train.music_loss)
-from tfdl.music.recipe import LAB, fit_recipe, lab_recipe
+from tfdl.music.recipe import LAB, fit_recipe, lab_recipe, music_model
 from tfdl.music.saved import VOCAB_FILE, load_music_model, save_music_model
 from tfdl.music.transpose import transpositions
 from tfdl.music.vocab import Vocabulary
@@ -76,6 +77,13 @@ class MusicConfig:
     # (`tfdl.music.transpose`): about 3x the music to learn from. The held-out tunes
     # stay as they are. None: off.
     transpose: bool | None = None
+    # One source collection of the shipped corpus (`abc.corpus_books`) kept out of
+    # training and validation alike, to score the model on a whole book it never saw:
+    # closer to a user's own tunes than a random split of the same books. None: off.
+    hold_out_book: str | None = None
+    # A `LookbackRNN`: the LSTM also reads the characters at the same place one and two
+    # bars back (`tfdl.music.lookback`), so repeating a phrase takes no memory. None: off.
+    lookback: bool | None = None
 
     def __post_init__(self):
         if self.recipe is not None and self.recipe not in RECIPES:
@@ -165,6 +173,13 @@ def _starting_weights(init_from, vocab, config, data_name):
     missing = saved_vocab.unknown("".join(vocab.chars))
     if missing:
         raise UserError(f"{init_from} never saw these characters of the data: {missing}")
+    if isinstance(model, LookbackRNN) != bool(config.lookback):
+        raise UserError(
+            f"{init_from} is a {type(model).__name__}; this run "
+            + ("asks for a LookbackRNN (--lookback)" if config.lookback else "has no --lookback")
+        )
+    if config.lookback and model.lookback_config != lookback_for(vocab):
+        raise UserError(f"{init_from} reads bar lines with another vocabulary than this run")
     sizes = (model.embedding_dim, model.rnn_units)
     if sizes != (config.embedding_dim, config.rnn_units):
         raise UserError(
@@ -192,11 +207,12 @@ def _resumed_config(config, saved):
     return MusicConfig(**{**{k: v for k, v in saved.items() if k in fields}, **free})
 
 
-def _choose_recipe(config, budget_seconds, ids, vocab_size, log):
+def _choose_recipe(config, budget_seconds, ids, vocab, log):
     """``(config, why)``: ``config`` with every setting its recipe leaves open filled in."""
     name = config.recipe_name()
     choose = fit_recipe if name == "auto" else lab_recipe
-    settings, why = choose(budget_seconds, ids, vocab_size, config.chosen(), log)
+    lookback = lookback_for(vocab) if config.lookback else None
+    settings, why = choose(budget_seconds, ids, len(vocab), config.chosen(), log, lookback=lookback)
     return dataclasses.replace(config, recipe=name, **settings), why
 
 
@@ -259,6 +275,11 @@ def train_music(
             f"{out_dir} already holds checkpoints: pass --resume, or train into another --out"
         )
     tunes = abc.load_corpus() if data is None else abc.load_tunes(data)
+    book_tunes = []
+    if config.hold_out_book:
+        if data is not None:
+            raise UserError("--hold-out-book holds out a book of the shipped corpus: drop --data")
+        tunes, book_tunes = abc.split_off_book(tunes, config.hold_out_book)
     # The checkpoints' record of the run they belong to (tfdl.task's run.json): its
     # settings and the recipe's reasons, so a resume continues the same run.
     run_file = out_dir / "checkpoints" / RUN_FILE
@@ -294,7 +315,7 @@ def train_music(
         why, max_seconds = saved_run["recipe"], saved_run["max_seconds"]
     else:
         budget = config.minutes * 60 - (time.perf_counter() - started) if config.minutes else None
-        config, why = _choose_recipe(config, budget, train_ids, len(vocab), log)
+        config, why = _choose_recipe(config, budget, train_ids, vocab, log)
         # The budget left for the trainer: what the data, the probe and the model leave.
         max_seconds = None
         if config.minutes:
@@ -315,7 +336,13 @@ def train_music(
 
     with strategy.scope():
         keras.utils.set_random_seed(config.seed)
-        model = MusicRNN(len(vocab), config.embedding_dim, config.rnn_units, config.dropout)
+        model = music_model(
+            len(vocab),
+            config.embedding_dim,
+            config.rnn_units,
+            config.dropout,
+            lookback_for(vocab) if config.lookback else None,
+        )
         model.build((None, None))
         if start is not None:
             model.set_weights(start)
@@ -369,6 +396,7 @@ def train_music(
             "train_tunes": len(train_tunes),
             "transposed_tunes": transposed,
             "val_tunes": len(val_tunes),
+            "held_out_book_tunes": len(book_tunes),
             "data": data_name,
             "init_from": str(init_from) if init_from else None,
             "recipe_why": why,

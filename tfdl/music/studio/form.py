@@ -18,6 +18,7 @@ from tfdl.music import limits
 from tfdl.music.abc import default_unit_length
 from tfdl.music.grammar import MAX_PARTS, TUNE_TYPES, form_plan
 from tfdl.music.meter import meter_length
+from tfdl.music.notation import parse_key, plain_key
 from tfdl.music.songs import error_line, header_problem
 
 MAX_SONGS = 16  # one batch; 16 songs of 2,000 characters take seconds, not minutes
@@ -33,11 +34,6 @@ COMMON_METERS = ("6/8", "2/4", "C|", "C", "3/4", "9/8", "4/4", "12/8", "3/2")
 COMMON_KEYS = ("G", "D", "A", "C", "F", "Am", "Em", "Dm", "Ador", "Edor", "Amix", "Dmix")
 
 _METER_NAMES = {"C": "C (common time, 4/4)", "C|": "C| (cut time, 2/2)"}
-# A mode's first three letters (ABC 2.1 ignores the rest and the case); "" is major.
-_MODES = {"": "major", "maj": "major", "ion": "major", "m": "minor", "min": "minor",
-          "aeo": "minor", "mix": "mixolydian", "dor": "dorian", "phr": "phrygian",
-          "lyd": "lydian", "loc": "locrian"}  # fmt: skip
-_KEY = re.compile(r"([A-G][#b]?) *([A-Za-z]*)")
 # Arrays and objects inside each other: a request is one flat object (depth 1), its
 # errors name nested values (depth 2). json.loads recurses once per level.
 MAX_JSON_DEPTH = 8
@@ -57,9 +53,8 @@ class FormError(UserError):
 
 def key_name(key):
     """A key as a musician says it: ``"Ador"`` -> ``"A dorian"``; unknown spellings as given."""
-    match = _KEY.fullmatch(key.strip())
-    mode = match and _MODES.get(match[2][:3].lower() if len(match[2]) > 1 else match[2])
-    return f"{match[1]} {mode}" if mode else key
+    parsed = parse_key(key) if plain_key(key) else None
+    return parsed.name if parsed else key
 
 
 def _choices(values, name):

@@ -85,3 +85,31 @@ def test_transpose_adds_the_training_tunes_in_other_keys_and_leaves_the_held_out
     assert settings["train_tunes"] == len(train) + added and plain["train_tunes"] == len(train)
     assert settings["val_tunes"] == plain["val_tunes"] == len(val)  # held out: never moved
     assert settings["transpose"] is True and plain["transposed_tunes"] == 0
+
+
+def test_a_held_out_book_is_out_of_training_and_validation_and_scored_on_its_own(tmp_path):
+    from tfdl.errors import UserError
+    from tfdl.music import abc
+    from tfdl.music.report import model_tunes
+    from tfdl.music.train import train_music
+
+    corpus = abc.load_corpus()
+    books = abc.corpus_books()
+    assert [len(r) for r in books.values()] == [1444, 841, 1075]  # abc_data/README.md
+    assert sum(map(len, books.values())) == len(corpus)
+    config = MusicConfig(steps=1, rnn_units=8, embedding_dim=4, batch_size=2, seq_length=20,
+                         sample_songs=0, hold_out_book="ryansMammoth")  # fmt: skip
+    settings = train_music(config, tmp_path / "b", tracking="off", progress=False)
+    assert settings["held_out_book_tunes"] == 841
+    assert settings["train_tunes"] + settings["val_tunes"] == len(corpus) - 841
+    book = model_tunes(settings, split="book")
+    seen = model_tunes(settings, split="train") + model_tunes(settings, split="val")
+    assert len(book) == 841 and len(seen) == len(corpus) - 841
+    assert not set(book) & set(seen)
+    assert book[0].startswith("X:1\nT:7th Regiment -- Reel")  # Ryan's first kept tune
+    with pytest.raises(UserError, match="no book 'Ryan'"):
+        abc.split_off_book(corpus, "Ryan")
+    with pytest.raises(UserError, match="held out no book"):
+        model_tunes({"data": abc.SHIPPED_CORPUS}, split="book")
+    with pytest.raises(UserError, match="drop --data"):
+        train_music(config, tmp_path / "d", data=tmp_path / "x.abc", tracking="off")

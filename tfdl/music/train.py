@@ -274,11 +274,11 @@ def train_music(
         raise CheckpointError(
             f"{out_dir} already holds checkpoints: pass --resume, or train into another --out"
         )
+    if config.hold_out_book and data is not None:
+        raise UserError("--hold-out-book holds out a book of the shipped corpus: drop --data")
     tunes = abc.load_corpus() if data is None else abc.load_tunes(data)
     book_tunes = []
     if config.hold_out_book:
-        if data is not None:
-            raise UserError("--hold-out-book holds out a book of the shipped corpus: drop --data")
         tunes, book_tunes = abc.split_off_book(tunes, config.hold_out_book)
     # The checkpoints' record of the run they belong to (tfdl.task's run.json): its
     # settings and the recipe's reasons, so a resume continues the same run.

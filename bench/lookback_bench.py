@@ -10,7 +10,8 @@ machine's load and get the same wall-clock time. ``--corpus subset800`` is the
 with ryansMammoth held out whole (--hold-out-book). An interrupted run goes on with
 the same command (each arm resumes from its checkpoints).
 
-Then, per arm: the held-out loss (its own split, and the held-out book), and
+Then, per arm: the held-out loss (its own split, the held-out book, and with
+--also-misc-folk music21's miscFolk tunes, which no tfdl model saw), and
 `tfdl music report` at T=1.0 on --songs songs in each sampling mode (repeated bars,
 form numbers, memorisation, abc2midi, the sampler's rejections). One JSON line per
 arm is printed and appended to bench/lookback_results.json.
@@ -42,6 +43,8 @@ KEYS = (
     "restated_part_fraction",
     "part_similarity",
     "memorised_fraction",
+    "in_key_fraction",
+    "pitch_range",
     "mean_length",
     "sampler_work",
 )
@@ -84,6 +87,11 @@ def main():
     parser.add_argument("--embedding-dim", type=int, default=64)
     parser.add_argument("--songs", type=int, default=100)
     parser.add_argument("--work", required=True, help="directory for both arms' runs")
+    parser.add_argument(
+        "--also-misc-folk",
+        action="store_true",
+        help="also the loss on music21's miscFolk tunes (cleaned), which no tfdl model saw",
+    )
     args = parser.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -94,6 +102,12 @@ def main():
         data_flags = ["--data", data]
     else:
         data_flags = ["--hold-out-book", BOOK]
+    also = None
+    if args.also_misc_folk:
+        from pretrain_experiment import other_tunes
+
+        also = work / "misc_folk.abc"
+        also.write_text("\n\n".join(other_tunes(["miscFolk"])) + "\n")
     started = time.time()
     train_arms(args, work, data_flags)
     print(f"trained in {time.time() - started:.0f} s", flush=True)
@@ -112,9 +126,14 @@ def main():
             "train_seconds": settings["train_seconds"],
             "val_loss": round(settings["val_loss"], 4),
         }
+        val = json.loads(tfdl("music", "evaluate", "--model", out, "--split", "val"))
+        entry["val_loss_whole_tunes"] = round(val["loss"], 4)
         if args.corpus == "book":
             book = json.loads(tfdl("music", "evaluate", "--model", out, "--split", "book"))
             entry["book_loss"] = round(book["loss"], 4)
+        if also:
+            misc = json.loads(tfdl("music", "evaluate", "--model", out, "--data", also))
+            entry["misc_folk_loss"] = round(misc["loss"], 4)
         report = json.loads(
             tfdl("music", "report", "--model", out, "--num-songs", args.songs, "--seed", 1)
         )

@@ -22,8 +22,8 @@ COMMON = (
 ).split()
 
 
-def other_tunes():
-    """The cleaned tunes of music21's essenFolksong and miscFolk collections."""
+def other_tunes(names=("essenFolksong", "miscFolk")):
+    """The cleaned tunes of music21's essenFolksong and miscFolk collections (``names``)."""
     import music21
 
     from tfdl.music import abc, clean
@@ -32,7 +32,7 @@ def other_tunes():
     tunes = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for name in ("essenFolksong", "miscFolk"):
+        for name in names:
             for path in sorted((root / name).rglob("*.abc")):
                 try:
                     loaded = abc.load_tunes(path)

@@ -172,3 +172,17 @@ def test_first_part_is_the_body_up_to_the_bar_line_that_closes_it():
     assert first_part(tune(f"{a}\n{B_EIGHT} :|")) == a  # past the first ending's :|
     assert first_part(tune(f"{EIGHT} :|\n{B_EIGHT} :|")) == f"{EIGHT} :|"
     assert first_part(tune(EIGHT)) is None  # nothing closes before the end
+
+
+def test_melody_counts_notes_in_the_keys_scale_and_the_pitch_range():
+    from tfdl.music.form import melody, melody_numbers
+
+    # K:D sharpens F and C; "=c" holds to the bar line, the next bar is in the key again
+    assert melody("X:1\nK:D\nd^cd =c2 c|c f|") == (5, 7, 12, 18)
+    # a mode's scale: A dorian has G major's F sharp; A, is 3 semitones below C
+    assert melody("X:1\nK:Ador\nA,B,CD EFGA|^F2 f||") == (10, 10, -3, 18)
+    # chord symbols, decorations and inline fields hold no notes; no key, no in-key count
+    assert melody('X:1\nK:C\n"Am"!trill!A [M:3/4]B|') == (2, 2, 9, 11)
+    assert melody("X:1\nK:none\nABc|")[0] is None and melody("X:1\nK:G\nz4|") == (0, 0, None, None)
+    numbers = melody_numbers(["X:1\nK:D\nd^cd =c2 c|c f|", "X:1\nK:C\nCc|"])
+    assert numbers == {"in_key_fraction": round(7 / 9, 4), "pitch_range": (6 + 12) / 2}

@@ -35,7 +35,15 @@ from fractions import Fraction
 import numpy as np
 
 from tfdl.music.meter import _CHORD_NOTE, TICKS, BarError, BarReader, _pitch
-from tfdl.music.notation import key_index, tonic_letter
+from tfdl.music.notation import (
+    FIELD_LINE,
+    LETTERS,
+    NATURAL,
+    NOTE,
+    key_index,
+    parse_key,
+    tonic_letter,
+)
 
 # Bars per section a phrase-regular tune has, and a part of a two-part tune.
 PHRASE_BARS = frozenset({4, 8, 12, 16})
@@ -346,6 +354,59 @@ def repeated_bars(text):
     bars = bar_pitches(reader)
     counts = Counter(bars)
     return sum(counts[bar] > 1 for bar in bars), len(bars)
+
+
+# Accidentals as written, in semitones.
+_ACCIDENTALS = {"^^": 2, "^": 1, "": 0, "=": 0, "_": -1, "__": -2}
+# Text of a tune's body that holds no notes: quoted strings, decorations, inline fields.
+_NOT_NOTES = re.compile(r'"[^"\n]*"|![^!\n]*!|\[[A-Za-z]:[^\]\n]*\]|%.*')
+
+
+def melody(text):
+    """``(in key, notes, lowest, highest)`` of a tune's written notes: how many sound a
+    pitch of the scale of its ``K:`` (any mode; None without a key), and the lowest and
+    highest pitch in semitones (None without notes). An accidental holds for its letter
+    and octave to the end of the bar, as ABC says; ``=`` restores the natural."""
+    lines = text.split("\n")
+    key_line = key_index(lines)
+    key = None if key_line is None else parse_key(lines[key_line][2:])
+    body = "\n".join(line for line in lines[(key_line or 0) + 1 :] if not FIELD_LINE.match(line))
+    in_key, notes, pitches = 0, 0, []
+    scale = None
+    if key is not None:
+        scale = {(NATURAL[x] + key.alteration(x)) % 12 for x in LETTERS}
+    for bar in re.split(r"\|", _NOT_NOTES.sub(" ", body)):
+        held = {}  # (letter, octave) -> semitones an accidental set in this bar
+        for match in NOTE.finditer(bar):
+            accidental, letter, marks = match[1] or "", match[2], match[3]
+            octave = marks.count("'") - marks.count(",") + (1 if letter.islower() else 0)
+            name = (letter.upper(), octave)
+            if accidental:
+                held[name] = _ACCIDENTALS[accidental]
+            natural = NATURAL[name[0]] + 12 * octave
+            if name in held:
+                pitch = natural + held[name]
+            else:
+                pitch = natural + (key.alteration(name[0]) if key else 0)
+            pitches.append(pitch)
+            notes += 1
+            in_key += scale is not None and pitch % 12 in scale
+    if not pitches:
+        return in_key, notes, None, None
+    return (in_key if scale is not None else None), notes, min(pitches), max(pitches)
+
+
+def melody_numbers(songs):
+    """``in_key_fraction`` (of the notes of songs with a key, those in its scale: see
+    `melody`) and ``pitch_range`` (the mean of each song's highest minus lowest pitch,
+    in semitones) of many tunes."""
+    read = [melody(song) for song in songs]
+    keyed = [(k, n) for k, n, _, _ in read if k is not None]
+    ranges = [high - low for _, _, low, high in read if low is not None]
+    return {
+        "in_key_fraction": round(sum(k for k, _ in keyed) / max(sum(n for _, n in keyed), 1), 4),
+        "pitch_range": round(sum(ranges) / len(ranges), 2) if ranges else None,
+    }
 
 
 def form_numbers(songs, shapes=5):

@@ -11,7 +11,7 @@ from tfdl.errors import UserError
 from tfdl.music import abc
 from tfdl.music.abc2midi import abc2midi_check, count_bar_lines, find_abc2midi
 from tfdl.music.export import check_songs
-from tfdl.music.form import form_numbers, read_form
+from tfdl.music.form import form_numbers, melody_numbers, read_form
 from tfdl.music.meter import check_bars
 from tfdl.music.notation import key_index
 from tfdl.music.songs import MemorisationIndex, reason_kind, repair_song, valid_fraction
@@ -94,7 +94,8 @@ def musical_numbers(songs, abc2midi=None):
     ``bad_bar_rate``: bars of the wrong length over bar lines written; ``repeat_fraction``
     (`has_repeats`); the form of `tfdl.music.form.form_numbers`: ``phrase_regular_fraction``,
     ``two_part_fraction``, ``tonic_ending_fraction`` (`ends_on_tonic`), ``section_shapes``
-    and ``part_similarity``. With abc2midi
+    and ``part_similarity``; the melody of `tfdl.music.form.melody_numbers`:
+    ``in_key_fraction`` and ``pitch_range``. With abc2midi
     installed (or ``abc2midi`` a path): ``abc2midi_parse_fraction`` (no error),
     ``abc2midi_metrical_fraction`` (no error, no bar warning) and ``abc2midi_bad_bar_rate``.
     """
@@ -107,6 +108,7 @@ def musical_numbers(songs, abc2midi=None):
         "bad_bar_rate": round(sum(b.bad_bars for b in bars) / max(bar_lines, 1), 4),
         "repeat_fraction": round(sum(map(has_repeats, songs)) / n, 4),
         **form_numbers(songs),
+        **melody_numbers(songs),
     }
     program = abc2midi or find_abc2midi()
     if program:

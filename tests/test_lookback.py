@@ -169,3 +169,18 @@ def test_lookback_model_trains_saves_and_writes_songs_in_every_mode(tunes_file, 
     again = ["music", "train", "--data", str(tunes_file), "--out", str(tmp_path / "x")]
     code = main([*again, "--init-from", str(plain), "--lookback", *tiny_music(steps=2)])
     assert code == 2
+
+
+def test_lookback_model_trains_alike_on_one_device_and_mirrored_on_two(tunes_file, tmp_path):
+    import tensorflow as tf
+
+    from tfdl.music.train import MusicConfig, train_music
+
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
+    config = MusicConfig(steps=4, rnn_units=8, embedding_dim=4, batch_size=4, seq_length=30,
+                         sample_songs=0, lookback=True, eval_every=4)  # fmt: skip
+    runs = {}
+    for name, strategy in (("one", None), ("two", tf.distribute.MirroredStrategy(devices))):
+        runs[name] = train_music(config, tmp_path / name, tunes_file, tracking="off",
+                                 progress=False, strategy=strategy)  # fmt: skip
+    assert runs["two"]["val_loss"] == pytest.approx(runs["one"]["val_loss"], rel=1e-4)

@@ -171,16 +171,33 @@ def test_lookback_model_trains_saves_and_writes_songs_in_every_mode(tunes_file, 
     assert code == 2
 
 
+# Run in a process of its own: a second MirroredStrategy in the test process can clash
+# with another test's collectives (the same instance keys, other shapes).
+MIRRORED = """
+import json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from tfdl.music.train import MusicConfig, train_music
+devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+config = MusicConfig(steps=4, rnn_units=8, embedding_dim=4, batch_size=4, seq_length=30,
+                     sample_songs=0, lookback=True, eval_every=4)
+losses = {}
+for name, strategy in (("one", None), ("two", tf.distribute.MirroredStrategy(devices))):
+    settings = train_music(config, sys.argv[2] + "/" + name, sys.argv[1], tracking="off",
+                           progress=False, strategy=strategy)
+    losses[name] = settings["val_loss"]
+print(json.dumps({"replicas": len(devices), **losses}))
+"""
+
+
 def test_lookback_model_trains_alike_on_one_device_and_mirrored_on_two(tunes_file, tmp_path):
-    import tensorflow as tf
+    import subprocess
+    import sys
 
-    from tfdl.music.train import MusicConfig, train_music
-
-    devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
-    config = MusicConfig(steps=4, rnn_units=8, embedding_dim=4, batch_size=4, seq_length=30,
-                         sample_songs=0, lookback=True, eval_every=4)  # fmt: skip
-    runs = {}
-    for name, strategy in (("one", None), ("two", tf.distribute.MirroredStrategy(devices))):
-        runs[name] = train_music(config, tmp_path / name, tunes_file, tracking="off",
-                                 progress=False, strategy=strategy)  # fmt: skip
-    assert runs["two"]["val_loss"] == pytest.approx(runs["one"]["val_loss"], rel=1e-4)
+    argv = [sys.executable, "-c", MIRRORED, str(tunes_file), str(tmp_path)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    losses = json.loads(done.stdout.strip().splitlines()[-1])
+    assert losses["replicas"] == 2
+    assert losses["two"] == pytest.approx(losses["one"], rel=1e-4)

@@ -29,6 +29,8 @@ from hostile import run_calls  # noqa: E402
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+from tfdl.music.studio.form import FIELDS  # noqa: E402
+
 pytestmark = pytest.mark.fuzz
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,9 +98,8 @@ def _values():
 @st.composite
 def bodies(draw):
     """A ``POST /api/generate`` body: a JSON object of fields, or raw mutated bytes."""
-    fields = ["meter", "key", "temperature", "top_k", "seed", "num_songs", "length", "prime"]
     if draw(st.booleans()):
-        keys = st.one_of(st.sampled_from(fields), st.text(max_size=8))
+        keys = st.one_of(st.sampled_from(FIELDS), st.text(max_size=8))
         body = draw(st.dictionaries(keys, _values(), max_size=6))
         return json.dumps(body).encode()
     depth = draw(st.integers(0, 40_000))
@@ -117,29 +118,21 @@ def _run(target, inputs):
     assert len(outcomes) == len(inputs)
 
 
-@given(st.lists(mutated_tunes(), min_size=BATCH, max_size=BATCH))
-def test_the_bar_reader_fed_bar_by_bar_answers(tunes):
-    _run("hostile:feed_in_pieces", tunes)
+# Every entry point that reads a tune: the bar reader fed bar by bar, the bar check,
+# the cleaner, check_song and the MIDI writer.
+TUNE_READERS = [
+    "hostile:feed_in_pieces",
+    "tfdl.music.meter:check_bars",
+    "hostile:clean",
+    "tfdl.music.songs:check_song",
+    "hostile:write_midi",
+]
 
 
-@given(st.lists(mutated_tunes(), min_size=BATCH, max_size=BATCH))
-def test_check_bars_answers(tunes):
-    _run("tfdl.music.meter:check_bars", tunes)
-
-
-@given(st.lists(mutated_tunes(), min_size=BATCH, max_size=BATCH))
-def test_the_cleaner_answers(tunes):
-    _run("hostile:clean", tunes)
-
-
-@given(st.lists(mutated_tunes(), min_size=BATCH, max_size=BATCH))
-def test_check_song_answers(tunes):
-    _run("tfdl.music.songs:check_song", tunes)
-
-
-@given(st.lists(mutated_tunes(), min_size=BATCH, max_size=BATCH))
-def test_the_midi_writer_answers(tunes):
-    _run("hostile:write_midi", tunes)
+@pytest.mark.parametrize("target", TUNE_READERS)
+@given(tunes=st.lists(mutated_tunes(), min_size=BATCH, max_size=BATCH))
+def test_every_tune_reader_answers(target, tunes):
+    _run(target, tunes)
 
 
 @given(st.lists(bodies(), min_size=BATCH, max_size=BATCH))

@@ -114,7 +114,7 @@ def test_lookback_rnn_shapes_weights_and_step_match_call():
         stepped.append(step_logits.numpy())
     np.testing.assert_allclose(np.stack(stepped, 1), logits.numpy(), atol=1e-5)
     np.testing.assert_array_equal(state[2].numpy(), lookback.numpy())
-    # the matmul-free step agrees too
+    # the step on transposed recurrent blocks (the one-song path) agrees too
     again, _ = model.step(ids[:, 0], [np.zeros((1, 16), "float32")] * 2 + [state[2]],
                           recurrent_blocks_t=model.recurrent_blocks_t())  # fmt: skip
     direct, _ = model.step(ids[:, 0], [np.zeros((1, 16), "float32")] * 2 + [state[2]])
@@ -160,7 +160,9 @@ def test_lookback_model_trains_saves_and_writes_songs_in_every_mode(tunes_file, 
     free = sampler.sample(2, length=200, seed=3, prime=prime, metrical=False)
     metrical = sampler.sample(2, length=300, seed=3, prime=prime, form="free")
     assert sampler.work["pieces_accepted"] > 0
-    assert all(song.startswith(prime) for song in free + metrical)
+    form = sampler.sample(2, length=300, seed=3, prime=prime)  # the default: form kept
+    assert sampler.work["pieces_accepted"] > 0
+    assert all(song.startswith(prime) for song in free + metrical + form)
     assert len(free[0]) > len(prime)
     # a plain model's weights do not fit a lookback run, and it says so in one line
     plain = tmp_path / "plain"

@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import pytest
@@ -113,3 +114,17 @@ def test_a_held_out_book_is_out_of_training_and_validation_and_scored_on_its_own
         model_tunes({"data": abc.SHIPPED_CORPUS}, split="book")
     with pytest.raises(UserError, match="drop --data"):
         train_music(config, tmp_path / "d", data=tmp_path / "x.abc", tracking="off")
+    # fine-tuning a model without its book would train on the tunes it was scored on
+    airds = dataclasses.replace(config, hold_out_book="airdsAirs")
+    train_music(airds, tmp_path / "a", tracking="off", progress=False)
+    with pytest.raises(UserError, match="held out the book airdsAirs"):
+        again = dataclasses.replace(config, hold_out_book=None)
+        train_music(again, tmp_path / "f", init_from=tmp_path / "a", tracking="off")
+    # resumed without the flag, the run keeps its book out (run.json holds it)
+    resumed = train_music(MusicConfig(steps=2), tmp_path / "b", resume=True, tracking="off",
+                          progress=False)  # fmt: skip
+    assert resumed["hold_out_book"] == "ryansMammoth" and resumed["held_out_book_tunes"] == 841
+    assert (resumed["train_tunes"], resumed["val_tunes"]) == (
+        settings["train_tunes"],
+        settings["val_tunes"],
+    )

@@ -175,8 +175,9 @@ def add_commands(groups):
         "--lookback",
         action="store_true",
         default=None,
-        help="a LookbackRNN: the LSTM also reads the characters at the same place one and "
-        "two bars back, so the model can restate a phrase",
+        help="a LookbackRNN: the LSTM also reads the character at the same place four bars "
+        "back and the next one of an earlier bar this bar has begun to restate, so the model "
+        "can restate a phrase",
     )
     train.add_argument(
         "--hold-out-book",

@@ -39,6 +39,7 @@ from tfdl.music.notation import (
     FIELD_LINE,
     LETTERS,
     NATURAL,
+    NOT_NOTES,
     NOTE,
     key_index,
     parse_key,
@@ -106,10 +107,14 @@ class Section:
     counting: bool = True  # False inside a second or later ending
     ending_length: Fraction = Fraction(0)
     later_length: Fraction = Fraction(0)
-    notes: list = field(default_factory=list)
     closed_by: str = ""  # the bar kind that closed it: end, both, double, start, "" (open)
-    # The counted notes again, by written bar: {bar number: [pitch, ...]}, in order.
+    # The counted notes by written bar: {bar number: [pitch, ...]}, in order.
     bar_notes: dict = field(default_factory=dict)
+
+    @property
+    def notes(self):
+        """The pitches of its counted music, in order (second endings left out)."""
+        return [pitch for pitches in self.bar_notes.values() for pitch in pitches]
 
     @property
     def bars(self):
@@ -119,7 +124,7 @@ class Section:
 
     @property
     def has_music(self):
-        return self.length > 0 or self.written_bars > 0 or bool(self.notes)
+        return self.length > 0 or self.written_bars > 0 or any(self.bar_notes.values())
 
     @property
     def restates(self):
@@ -203,7 +208,6 @@ def sections_of(reader, at_end=True):
                 current.free_meter = True
             while sound is not None and sound[0] == i:
                 if current.counting:
-                    current.notes.append(sound[1])
                     current.bar_notes.setdefault(e.bar, []).append(sound[1])
                 sound = next(sounds, None)
             if e.duration == 0:
@@ -237,9 +241,7 @@ def sections_of(reader, at_end=True):
         current.closed_by = kind
         if current.has_music and current.bars == 0 and not current.free_meter:
             # a pickup before |: (or ||): summed with the bar that completes it
-            current = Section(
-                length=current.length, notes=current.notes, bar_notes=current.bar_notes
-            )
+            current = Section(length=current.length, bar_notes=current.bar_notes)
             continue
         if current.has_music:
             sections.append(current)
@@ -358,8 +360,8 @@ def repeated_bars(text):
 
 # Accidentals as written, in semitones.
 _ACCIDENTALS = {"^^": 2, "^": 1, "": 0, "=": 0, "_": -1, "__": -2}
-# Text of a tune's body that holds no notes: quoted strings, decorations, inline fields.
-_NOT_NOTES = re.compile(r'"[^"\n]*"|![^!\n]*!|\[[A-Za-z]:[^\]\n]*\]|%.*')
+# Text of a tune's body that holds no notes, and comments.
+_NOT_NOTES = re.compile(NOT_NOTES.pattern + "|%.*")
 
 
 def melody(text):

@@ -169,10 +169,10 @@ class SongGrammar:
 
     ``saved`` is the model's state (``(h, c)``, or more items) after the accepted
     text, where the open piece (``pending``) started: a rejected piece is drawn again
-    from there. After
-    `MAX_TRIES` rejections in a row the sampler backs up one more piece (the bar
-    before may be what makes every next bar wrong, e.g. a ``|]`` where a ``:|`` must
-    close a repeat); after `MAX_BACKTRACKS` it ends the song at its last accepted bar.
+    from there. After `MAX_TRIES` rejections in a row the sampler backs up one more
+    piece (the bar before may be what makes every next bar wrong, e.g. a ``|]`` where
+    a ``:|`` must close a repeat); after `MAX_BACKTRACKS` it ends the song at its last
+    accepted bar.
     """
 
     text: str
@@ -188,7 +188,7 @@ class SongGrammar:
     in_bar_line: bool = False
     history: list = field(default_factory=list)  # what each accepted piece replaced
     candidate: object = None  # the reader after the piece being checked
-    state: tuple = None  # the LSTM state to go on from
+    state: tuple = None  # the model's state to go on from
     redraw: bool = False  # the last read ended in a rejection
     accepted: int = 0  # pieces accepted so far
     rejected: int = 0  # pieces rejected so far (the sampler's wasted work)

@@ -111,10 +111,10 @@ class BarLookback(keras.layers.Layer):
         ids = tf.cast(ids, tf.int32)
         bars = tf.reshape(state[:, : k * n], [batch, k, n])  # most recent first
         cur = state[:, k * n : (k + 1) * n]
-        rank, lead, offer1, offer2, last = (state[:, (k + 1) * n + j] for j in range(5))
-        code = ids + 1  # stored codes: 0 means none
-        match1 = tf.cast((offer1 > 0) & (offer1 == code), tf.int32)
-        match2 = tf.cast((offer2 > 0) & (offer2 == code), tf.int32)
+        rank, lead, last_phrase, last_match, last = (state[:, (k + 1) * n + j] for j in range(5))
+        code = ids + 1  # stored codes: 0 means none, so no code equals a missing offer
+        took_phrase = tf.cast(last_phrase == code, tf.int32)
+        took_match = tf.cast(last_match == code, tf.int32)
         is_bar = ids == self.bar_id
         is_newline = ids == self.newline_id
         blank_line = is_newline & (last == self.newline_id + 1)  # between tunes
@@ -153,7 +153,7 @@ class BarLookback(keras.layers.Layer):
             ],
             axis=-1,
         )
-        return tf.stack([phrase, match, match1, match2], axis=-1), new_state
+        return tf.stack([phrase, match, took_phrase, took_match], axis=-1), new_state
 
     @tf.function(reduce_retracing=True)
     def _scan(self, ids, state):

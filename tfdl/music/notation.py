@@ -22,6 +22,9 @@ NOTE_PATTERN = r"(?:\^\^|\^|__|_|=)?[A-Ga-g][,']*"
 NOTE = re.compile(r"(\^\^|\^|__|_|=)?([A-Ga-g])([,']*)")
 # An inline field, [M:6/8]: its letter and its value.
 INLINE_FIELD = re.compile(r"\[([A-Za-z]):([^\]\n]*)\]")
+# Text of a tune's body that holds no notes: quoted strings (chord symbols, annotations),
+# decorations and inline fields.
+NOT_NOTES = re.compile(r'"[^"\n]*"|![^!\n]*!|\[[A-Za-z]:[^\]\n]*\]')
 
 
 def key_index(lines, default=None):

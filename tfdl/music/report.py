@@ -13,7 +13,7 @@ from tfdl.music.abc2midi import abc2midi_check, count_bar_lines, find_abc2midi
 from tfdl.music.export import check_songs
 from tfdl.music.form import form_numbers, melody_numbers, read_form
 from tfdl.music.meter import check_bars
-from tfdl.music.notation import key_index
+from tfdl.music.notation import FIELD_LINE, NOT_NOTES, key_index
 from tfdl.music.songs import MemorisationIndex, reason_kind, repair_song, valid_fraction
 
 
@@ -71,8 +71,8 @@ def _body(song):
     """The music lines of a song: after ``K:``, no field lines, quotes or inline fields."""
     lines = song.split("\n")
     key = key_index(lines, len(lines))
-    music = [line for line in lines[key + 1 :] if not re.match(r"[A-Za-z+]:", line)]
-    return re.sub(r'"[^"\n]*"|![^!\n]*!|\[[A-Za-z]:[^\]\n]*\]', "", "\n".join(music))
+    music = [line for line in lines[key + 1 :] if not FIELD_LINE.match(line)]
+    return NOT_NOTES.sub("", "\n".join(music))
 
 
 def ends_on_tonic(song):

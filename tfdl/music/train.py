@@ -81,8 +81,9 @@ class MusicConfig:
     # training and validation alike, to score the model on a whole book it never saw:
     # closer to a user's own tunes than a random split of the same books. None: off.
     hold_out_book: str | None = None
-    # A `LookbackRNN`: the LSTM also reads the characters at the same place one and two
-    # bars back (`tfdl.music.lookback`), so repeating a phrase takes no memory. None: off.
+    # A `LookbackRNN`: the LSTM also reads the character at the same place four bars back
+    # and the next one of an earlier bar this bar has begun to restate
+    # (`tfdl.music.lookback`), so repeating a phrase takes no memory. None: off.
     lookback: bool | None = None
 
     def __post_init__(self):
@@ -154,14 +155,16 @@ def _vocabulary(path, tunes, resume):
     return Vocabulary.from_text(join_tunes(tunes))
 
 
-def _starting_weights(init_from, vocab, config, data_name):
-    """Weights of the model in ``init_from``, checked to fit this run.
+def _starting_model(init_from, data_vocab, config, data_name):
+    """``(model, vocab)`` saved in ``init_from``, checked to fit this run's data.
 
-    On the same data, the run must hold out the same tunes as the model it starts
-    from: another split would train on that model's validation tunes and report a
-    val_loss that is too good.
+    Its vocabulary must hold every character of the data (``data_vocab``); the run
+    keeps it, so the embedding and output rows fit. On the same data, the run must hold
+    out the same tunes as the model it starts from: another split, or another held-out
+    book, would train on tunes that model was scored on and report a loss that is too
+    good.
     """
-    model, saved_vocab, saved = load_music_model(init_from)
+    model, vocab, saved = load_music_model(init_from)
     if saved.get("data") == data_name:
         val_fraction, seed = abc.saved_split(saved)
         if (seed, val_fraction) != (config.seed, config.val_fraction):
@@ -170,16 +173,27 @@ def _starting_weights(init_from, vocab, config, data_name):
                 f"{(seed, val_fraction)}; this run's {(config.seed, config.val_fraction)} would "
                 f"train on them and report a val_loss that is too good: pass --seed {seed}"
             )
-    missing = saved_vocab.unknown("".join(vocab.chars))
+        book = saved.get("hold_out_book")
+        if book != config.hold_out_book:
+            raise UserError(
+                f"{init_from} held out the book {book}; this run holds out {config.hold_out_book}"
+                f" and would train on tunes that model was scored on: pass --hold-out-book {book}"
+            )
+    missing = vocab.unknown("".join(data_vocab.chars))
     if missing:
         raise UserError(f"{init_from} never saw these characters of the data: {missing}")
+    return model, vocab
+
+
+def _starting_weights(model, init_from, config, lookback):
+    """The weights of ``model`` (from `_starting_model`), checked to fit this run's model."""
     if isinstance(model, LookbackRNN) != bool(config.lookback):
         raise UserError(
             f"{init_from} is a {type(model).__name__}; this run "
             + ("asks for a LookbackRNN (--lookback)" if config.lookback else "has no --lookback")
         )
-    if config.lookback and model.lookback_config != lookback_for(vocab):
-        raise UserError(f"{init_from} reads bar lines with another vocabulary than this run")
+    if config.lookback and model.lookback_config != lookback:
+        raise UserError(f"{init_from} reads bar lines with other lookback settings than this run")
     sizes = (model.embedding_dim, model.rnn_units)
     if sizes != (config.embedding_dim, config.rnn_units):
         raise UserError(
@@ -207,12 +221,11 @@ def _resumed_config(config, saved):
     return MusicConfig(**{**{k: v for k, v in saved.items() if k in fields}, **free})
 
 
-def _choose_recipe(config, budget_seconds, ids, vocab, log):
+def _choose_recipe(config, budget_seconds, ids, vocab_size, lookback, log):
     """``(config, why)``: ``config`` with every setting its recipe leaves open filled in."""
     name = config.recipe_name()
     choose = fit_recipe if name == "auto" else lab_recipe
-    lookback = lookback_for(vocab) if config.lookback else None
-    settings, why = choose(budget_seconds, ids, len(vocab), config.chosen(), log, lookback=lookback)
+    settings, why = choose(budget_seconds, ids, vocab_size, config.chosen(), log, lookback=lookback)
     return dataclasses.replace(config, recipe=name, **settings), why
 
 
@@ -274,18 +287,18 @@ def train_music(
         raise CheckpointError(
             f"{out_dir} already holds checkpoints: pass --resume, or train into another --out"
         )
-    if config.hold_out_book and data is not None:
-        raise UserError("--hold-out-book holds out a book of the shipped corpus: drop --data")
-    tunes = abc.load_corpus() if data is None else abc.load_tunes(data)
-    book_tunes = []
-    if config.hold_out_book:
-        tunes, book_tunes = abc.split_off_book(tunes, config.hold_out_book)
     # The checkpoints' record of the run they belong to (tfdl.task's run.json): its
     # settings and the recipe's reasons, so a resume continues the same run.
     run_file = out_dir / "checkpoints" / RUN_FILE
     saved_run = task.saved_run(out_dir) if resume else None
     if saved_run is not None:
         config = _resumed_config(config, saved_run["config"])
+    if config.hold_out_book and data is not None:
+        raise UserError("--hold-out-book holds out a book of the shipped corpus: drop --data")
+    tunes = abc.load_corpus() if data is None else abc.load_tunes(data)
+    book_tunes = []
+    if config.hold_out_book:  # the run's own (a resumed run's from run.json)
+        tunes, book_tunes = abc.split_off_book(tunes, config.hold_out_book)
     strategy = strategy or tf.distribute.get_strategy()
     multiworker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
     probing = config.minutes and (config.steps is None or config.recipe_name() == "auto")
@@ -305,23 +318,23 @@ def train_music(
     checkpoint_vocab = out_dir / "checkpoints" / VOCAB_FILE
     vocab = _vocabulary(checkpoint_vocab, [*tunes, *train_tunes], resume)  # transposed too
     data_name = str(data) if data is not None else abc.SHIPPED_CORPUS
-    start = None
+    start = start_model = None
     if init_from and not resume:
-        # Its vocabulary covers the data: keep it, so its embedding and output rows fit.
-        vocab = Vocabulary.load(Path(init_from) / VOCAB_FILE)
+        start_model, vocab = _starting_model(init_from, vocab, config, data_name)
     train_ids = vocab.encode(join_tunes(train_tunes))
 
+    lookback = lookback_for(vocab) if config.lookback else None  # BarLookback's settings
     if saved_run is not None:
         why, max_seconds = saved_run["recipe"], saved_run["max_seconds"]
     else:
         budget = config.minutes * 60 - (time.perf_counter() - started) if config.minutes else None
-        config, why = _choose_recipe(config, budget, train_ids, vocab, log)
+        config, why = _choose_recipe(config, budget, train_ids, len(vocab), lookback, log)
         # The budget left for the trainer: what the data, the probe and the model leave.
         max_seconds = None
         if config.minutes:
             max_seconds = max(1.0, config.minutes * 60 - (time.perf_counter() - started))
-    if init_from and not resume:
-        start = _starting_weights(init_from, vocab, config, data_name)
+    if start_model is not None:
+        start = _starting_weights(start_model, init_from, config, lookback)
     chief = is_chief(strategy)
     if saved_run is None and chief:
         run = {"config": dataclasses.asdict(config), "recipe": why, "max_seconds": max_seconds}
@@ -337,11 +350,7 @@ def train_music(
     with strategy.scope():
         keras.utils.set_random_seed(config.seed)
         model = music_model(
-            len(vocab),
-            config.embedding_dim,
-            config.rnn_units,
-            config.dropout,
-            lookback_for(vocab) if config.lookback else None,
+            len(vocab), config.embedding_dim, config.rnn_units, config.dropout, lookback
         )
         model.build((None, None))
         if start is not None:

@@ -10,27 +10,47 @@ from conftest import tiny_music
 
 from tfdl.music import abc
 from tfdl.music.dataset import join_tunes
-from tfdl.music.lookback import SKIP_CHARS, BarLookback, LookbackRNN, lookback_for
+from tfdl.music.lookback import (
+    ENDING_CHARS,
+    SKIP_CHARS,
+    BarLookback,
+    LookbackRNN,
+    lookback_for,
+    text_offers,
+)
 from tfdl.music.vocab import Vocabulary
 
 
-def offers_by_hand(text, bar_chars, bars=8, phrase_bars=4):
+def offers_by_hand(text, bar_chars, bars=16, phrase_bars=4, part_offer=True):
     """The lookback's offers for each character of ``text``, read in plain Python: a
     second implementation of the rule in `tfdl.music.lookback`'s docstring."""
-    done, cur, lead, offered, last, out = [], [], True, (None, None), None, []
+    done, cur, lead, last, out = [], [], True, None, []
+    offered = (None, None, None)
+    part_bars, in_part, saved, just_closed = 0, 0, (0, 0), False
     for char in text:
         repeats = [int(o is not None and o == char) for o in offered]
-        if char == "\n" and last == "\n":  # a blank line: the next tune starts afresh
-            done = []
+        held = lead and char in SKIP_CHARS
+        after_bar = lead and last == "|"
         if char == "|":
             if not lead:  # a bar with something in it closes
                 done = [cur, *done][:bars]
+                in_part += 1
             cur, lead = [], True
         elif char == "\n":
             cur, lead = [], True
-        elif not (lead and char in SKIP_CHARS):
+        elif not held:
             lead = False
             cur = cur + [char if len(cur) < bar_chars else None]
+        # a part closes at ":|", "||" or "|]"; ":|2" closed a first ending instead
+        closes = (char == "|" and (last == ":" or after_bar)) or (char == "]" and after_bar)
+        if closes and in_part > 0:
+            saved, part_bars, in_part, just_closed = (part_bars, in_part), in_part, 0, True
+        elif just_closed and held and char in ENDING_CHARS:
+            (part_bars, in_part), just_closed = saved, False
+        elif not held and char not in "|\n":
+            just_closed = False
+        if char == "\n" and last == "\n":  # a blank line: the next tune starts afresh
+            done, part_bars, in_part, just_closed = [], 0, 0, False
         at = len(cur)
 
         def following(bar, at=at):
@@ -41,8 +61,12 @@ def offers_by_hand(text, bar_chars, bars=8, phrase_bars=4):
             following(bar) for bar in done
             if 0 < at < bar_chars and bar[:at] == cur[:at] and following(bar) is not None
         ]  # fmt: skip
-        offered = (phrase, matching[0] if matching else None)
-        out.append((*offered, *repeats))
+        part = None
+        if part_offer and 0 < part_bars <= min(len(done), bars):
+            part = following(done[part_bars - 1])
+        offered = (phrase, matching[0] if matching else None, part)
+        count = 3 if part_offer else 2
+        out.append((*offered[:count], *repeats[:count]))
         last = char
     return out
 
@@ -51,17 +75,47 @@ def corpus_vocab(tunes):
     return Vocabulary.from_text(join_tunes(tunes))
 
 
-@pytest.mark.parametrize("bar_chars", [32, 4])
-def test_bar_lookback_reads_tunes_as_plain_python_does(bar_chars):
-    tunes = abc.load_corpus()[:6]
+@pytest.mark.parametrize(
+    "bar_chars, bars, part_offer", [(32, 16, True), (4, 16, True), (32, 8, False)]
+)
+def test_bar_lookback_reads_tunes_as_plain_python_does(bar_chars, bars, part_offer):
+    corpus = abc.load_corpus()
+    endings = [t for t in corpus if ":|2" in t or "[2" in t][:4]  # first and second endings
+    tunes = corpus[:8] + endings
     text = join_tunes(tunes)
+    assert ":|2" in text and "||" in text and "|]" in text
     vocab = corpus_vocab(tunes)
-    layer = BarLookback(**lookback_for(vocab, bar_chars=bar_chars))
+    settings = lookback_for(vocab, bar_chars=bar_chars, bars=bars, part_offer=part_offer)
+    layer = BarLookback(**settings)
     offers, state = layer(vocab.encode(text)[None, :])
     code = {None: 0, **{c: i + 1 for i, c in enumerate(vocab.chars)}}
-    expected = [(code[a], code[b], m1, m2) for a, b, m1, m2 in offers_by_hand(text, bar_chars)]
+    by_hand = offers_by_hand(text, bar_chars, bars, part_offer=part_offer)
+    count = 3 if part_offer else 2
+    expected = [[code[o] for o in row[:count]] + list(row[count:]) for row in by_hand]
     np.testing.assert_array_equal(offers.numpy()[0], np.array(expected))
-    assert state.shape == (1, 9 * bar_chars + 5)  # 8 bars and the current one
+    assert state.shape == (1, (bars + 1) * bar_chars + 11)  # the bars and the current one
+    if part_offer and bar_chars == 32:  # the part offer: there for a good share of them
+        assert 0.2 < (offers.numpy()[0, :, 2] > 0).mean() < 0.9
+
+
+def test_bar_lookback_offers_bar_i_of_the_part_before_across_endings():
+    a_part = "|:AB|c2|d2|e2|f2|g2|a2|1b2:|2B2||"  # 9 written bars: a pickup, 6, 2 endings
+    text = f"X:1\nK:D\n{a_part}\nfg|c2|d2|e2|f2|g2|a2|1b2:|2B2|]"
+    vocab = Vocabulary.from_text(text)
+    offers, _ = BarLookback(**lookback_for(vocab))(vocab.encode(text)[None, :])
+    # the part offer after each character: what it offers for the next one
+    part = "".join("_" if o == 0 else vocab.chars[o - 1] for o in offers.numpy()[0][:, 2])
+    b_start = text.index("\nfg") + 1
+    assert part[b_start - 1 : b_start + 1] == "AB"  # B's pickup is offered A's
+    for bar in ("c2", "d2", "e2", "f2", "g2", "a2"):  # bar i of B: bar i of A
+        at = text.index(f"|{bar}", b_start)
+        assert part[at : at + 2] == bar
+    first = text.index("|1b2", b_start) + 1  # after "|1": the first ending's "b2:"
+    assert part[first : first + 3] == "b2:"
+    second = text.index(":|2B2", b_start) + 2  # after ":|2": A's second ending again
+    assert part[second : second + 2] == "B2"
+    # in the A part nothing is offered until its first ending's ":|"
+    assert set(part[: text.index(":|2")]) == {"_"}
 
 
 def test_bar_lookback_offers_a_phrase_four_bars_back_and_follows_a_restated_bar():
@@ -79,30 +133,35 @@ def test_bar_lookback_offers_a_phrase_four_bars_back_and_follows_a_restated_bar(
     # the match offer: none at the bar's start; after "A" the latest bar that began
     # with "A" is bar 2, whose "Bc " goes on; after "ABc " bar 2 still matches ("e")
     assert chars(1, fifth, fifth + 5) == "_Bc e"
-    assert list(offers[fifth + 1 : fifth + 5, 2]) == [1, 1, 1, 1]  # "ABc " as phrased
+    assert list(offers[fifth + 1 : fifth + 5, 3]) == [1, 1, 1, 1]  # "ABc " as phrased
     # "d" left bar 2 behind: the match offer has bar 1's next character ("2")
-    assert chars(1, fifth + 5, fifth + 6) == "2" and offers[fifth + 6, 3] == 1
+    assert chars(1, fifth + 5, fifth + 6) == "2" and offers[fifth + 6, 4] == 1
     sixth = text.rindex("|gab")
     assert chars(0, sixth, sixth + 3) == "ABc"  # bar 2, four bars back
     assert chars(1, sixth + 1, sixth + 2) == "_"  # no bar began with "g": no match
     assert not offers[: text.index("|fed"), 0].any()  # no bar 4 back before bar 5
 
 
-def tiny_model(vocab, **changes):
-    settings = {"embedding_dim": 8, "rnn_units": 16, **changes}
-    model = LookbackRNN(len(vocab), lookback=lookback_for(vocab), **settings)
+def tiny_model(vocab, part_offer=True, **changes):
+    settings = {"embedding_dim": 8, "rnn_units": 16, "offer_dim": 4, **changes}
+    lookback = lookback_for(vocab, part_offer=part_offer)
+    model = LookbackRNN(len(vocab), lookback=lookback, **settings)
     model.build((None, None))
     return model
 
 
-def test_lookback_rnn_shapes_weights_and_step_match_call():
+@pytest.mark.parametrize(
+    "part_offer, offer_dim, inputs",
+    [(True, 4, 8 + 3 * (4 + 1)), (False, None, 3 * 8 + 2)],  # the second: the first models'
+)
+def test_lookback_rnn_shapes_weights_and_step_match_call(part_offer, offer_dim, inputs):
     tunes = abc.load_corpus()[:4]
     vocab = corpus_vocab(tunes)
-    model = tiny_model(vocab)
-    # character and offer embeddings, LSTM kernel (3 embeddings + 2 matches wide),
-    # recurrent kernel, bias, dense kernel and bias
+    model = tiny_model(vocab, part_offer, offer_dim=offer_dim)
+    # character and offer embeddings, LSTM kernel (the character's embedding, each
+    # offer's and each offer's repeat flag), recurrent kernel, bias, dense kernel and bias
     assert len(model.weights) == 7
-    assert model.lstm.cell.kernel.shape == (3 * 8 + 2, 64)
+    assert model.lstm.cell.kernel.shape == (inputs, 64)
     ids = vocab.encode(join_tunes(tunes)[:150])[None, :]
     logits, (h, c, lookback) = model(ids, return_state=True)
     assert logits.shape == (1, 150, len(vocab)) and h.shape == (1, 16)
@@ -119,6 +178,28 @@ def test_lookback_rnn_shapes_weights_and_step_match_call():
                           recurrent_blocks_t=model.recurrent_blocks_t())  # fmt: skip
     direct, _ = model.step(ids[:, 0], [np.zeros((1, 16), "float32")] * 2 + [state[2]])
     np.testing.assert_allclose(again.numpy(), direct.numpy(), atol=1e-5)
+
+
+def test_text_offers_are_one_pass_over_the_text_and_feed_the_model_as_its_own_reading():
+    tunes = abc.load_corpus()[:30]
+    vocab = corpus_vocab(tunes)
+    ids = vocab.encode(join_tunes(tunes))
+    layer = BarLookback(**lookback_for(vocab))
+    whole, _ = layer(ids[None, :])
+    np.testing.assert_array_equal(text_offers(layer, ids, chunks=7), whole.numpy()[0])
+    # a training window given those offers is the model reading on from the text's
+    # start with its LSTM state set to zero there
+    model = tiny_model(vocab)
+    window = slice(600, 700)
+    given = model((ids[None, window], whole.numpy()[:, window]))
+    _, before = layer(ids[None, : window.start])
+    zeros = np.zeros((1, 16), "float32")
+    own = model(ids[None, window], initial_state=[zeros, zeros, before])
+    np.testing.assert_allclose(given.numpy(), own.numpy(), atol=1e-6)
+    alone = model(ids[None, window])  # the window read alone: fewer offers
+    assert not np.allclose(given.numpy(), alone.numpy(), atol=1e-4)
+    with pytest.raises(ValueError, match="state"):
+        model((ids[None, window], whole.numpy()[:, window]), return_state=True)
 
 
 def test_lookback_rnn_config_round_trip_and_keras_file(tmp_path):

@@ -35,6 +35,7 @@ advances one character; over a training window it runs under ``tf.scan``.
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -43,45 +44,61 @@ from tfdl.music.model import MusicRNN
 # Characters of a bar the lookback keeps: a bar's 33rd character has no offer. Bars
 # of the corpus are 5 to 25 characters long.
 BAR_CHARS = 32
-# Bars kept for the match offer: a part of 8 bars, so a tune's second half can follow
-# its first.
-BARS = 8
+# Bars kept for the match and part offers: two parts of 8 bars, so a B part can
+# follow its A part (bars the same text as one 16 or fewer back: 23 % of the corpus's
+# bars, 8 or fewer: 18 %).
+BARS = 16
 # The phrase offer's distance: where restatements mostly start (see the docstring).
 PHRASE_BARS = 4
 # Characters that hold no position at a bar's start: repeat marks, ending numbers,
 # spaces, and "[" of "[1" (also of a chord "[DA]", consistently in every bar).
 SKIP_CHARS = ": []123"
+# Ending numbers: after a ":|" one of these makes it a first ending's close (":|2"),
+# not the end of a part.
+ENDING_CHARS = "123"
+# The width of each offer's embedding: an offer is a hint, not a character to read
+# twice over, and three offers as wide as the character's embedding would triple the
+# LSTM's input (most of a step's time).
+OFFER_DIM = 32
 
 
 @keras.saving.register_keras_serializable(package="tfdl")
 class BarLookback(keras.layers.Layer):
-    """Offers, for each next character, the phrase offer and the match offer.
+    """Offers, for each next character, the phrase and match offers (and the part offer).
 
     No weights: a deterministic reading of the character ids (see the module
     docstring). The state is one int32 row per sequence, ``(bars + 1) * bar_chars +
-    5`` wide: the last ``bars`` bars, most recent first, and the current one
-    (character ids + 1, 0 = none), the position in the bar, whether only skipped
-    characters have come since the bar line, the last two offers, and the last
-    character.
+    11`` wide: the last ``bars`` bars, most recent first, and the current one
+    (character ids + 1, 0 = none); the position in the bar, whether only skipped
+    characters have come since the bar line, the last three offers, the last
+    character; then the part count: the bars written in the previous part and in
+    this one, the same two before the last part's close (a ":|" that turns out to be
+    a first ending's takes them back), and whether a part has just closed.
 
     Args:
         bar_id: int, the id of ``|``.
         newline_id: int, the id of ``\\n``.
         skip_ids: list of ints, ids of characters holding no position at a bar's start.
         bar_chars: int, characters kept per bar.
-        bars: int, bars kept for the match offer.
+        bars: int, bars kept for the match offer (and the part offer's reach).
         phrase_bars: int, the phrase offer's distance in bars (at most ``bars``).
+        part_offer: bool, whether to offer the bar at the same place in the part
+            before.
+        colon_id, end_id: int or None, the ids of ``:`` and ``]`` (None: not in
+            the vocabulary).
+        ending_ids: list of ints, the ids of the ending numbers (``ENDING_CHARS``).
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Example:
 
     >>> lookback = BarLookback(**lookback_for(vocab))
     >>> offers, state = lookback(ids)  # ids: (batch, time) int32
-    >>> offers.shape  # (batch, time, 4): phrase and match offers (id + 1), two repeats
+    >>> offers.shape  # (batch, time, 6): phrase, match, part offers (id + 1), 3 repeats
     """
 
     def __init__(self, bar_id, newline_id, skip_ids=(), bar_chars=BAR_CHARS, bars=BARS,
-                 phrase_bars=PHRASE_BARS, **kwargs):  # fmt: skip
+                 phrase_bars=PHRASE_BARS, part_offer=False, colon_id=None, end_id=None,
+                 ending_ids=(), **kwargs):  # fmt: skip
         super().__init__(**kwargs)
         for name, value in (("bar_chars", bar_chars), ("bars", bars), ("phrase_bars", phrase_bars)):
             if int(value) < 1:
@@ -94,34 +111,43 @@ class BarLookback(keras.layers.Layer):
         self.bar_chars = int(bar_chars)
         self.bars = int(bars)
         self.phrase_bars = int(phrase_bars)
-        self.state_size = (self.bars + 1) * self.bar_chars + 5
+        self.part_offer = bool(part_offer)
+        self.colon_id = -1 if colon_id is None else int(colon_id)  # -1: no character
+        self.end_id = -1 if end_id is None else int(end_id)
+        self.ending_ids = [int(i) for i in ending_ids]
+        self.offers = 3 if self.part_offer else 2  # an offer and a repeat flag each
+        self.state_size = (self.bars + 1) * self.bar_chars + 11
 
     def initial_state(self, batch):
         return tf.zeros([batch, self.state_size], tf.int32)
 
-    def step(self, ids, state):
-        """Read ``ids`` (batch,): ``(offers (batch, 4) int32, new state)``.
+    def _is_any(self, ids, chosen):
+        found = tf.zeros_like(ids, tf.bool)
+        for chosen_id in chosen:
+            found |= ids == chosen_id
+        return found
 
-        ``offers`` are, for the character after ``ids``: the phrase offer and the
-        match offer (id + 1; 0: none), and whether ``ids`` was what each had offered
-        (1 or 0).
+    def step(self, ids, state):
+        """Read ``ids`` (batch,): ``(offers (batch, 2 * self.offers) int32, new state)``.
+
+        ``offers`` are, for the character after ``ids``: the phrase, match (and
+        part) offers (id + 1; 0: none), then whether ``ids`` was what each had
+        offered (1 or 0).
         """
         n, k = self.bar_chars, self.bars
         batch = tf.shape(ids)[0]
         ids = tf.cast(ids, tf.int32)
         bars = tf.reshape(state[:, : k * n], [batch, k, n])  # most recent first
         cur = state[:, k * n : (k + 1) * n]
-        rank, lead, last_phrase, last_match, last = (state[:, (k + 1) * n + j] for j in range(5))
+        scalars = [state[:, (k + 1) * n + j] for j in range(11)]
+        rank, lead, last_phrase, last_match, last_part, last = scalars[:6]
+        part_bars, bars_in_part, saved_part_bars, saved_bars_in_part, just_closed = scalars[6:]
         code = ids + 1  # stored codes: 0 means none, so no code equals a missing offer
-        took_phrase = tf.cast(last_phrase == code, tf.int32)
-        took_match = tf.cast(last_match == code, tf.int32)
+        took = [tf.cast(offer == code, tf.int32) for offer in (last_phrase, last_match, last_part)]
         is_bar = ids == self.bar_id
         is_newline = ids == self.newline_id
         blank_line = is_newline & (last == self.newline_id + 1)  # between tunes
-        skip = tf.zeros_like(ids, tf.bool)
-        for skip_id in self.skip_ids:
-            skip |= ids == skip_id
-        held = (lead > 0) & skip  # a bar-line character at the bar's start: no position
+        held = (lead > 0) & self._is_any(ids, self.skip_ids)  # bar-line run: no position
         counted = ~(is_bar | is_newline | held)
         slot = tf.one_hot(rank, n, dtype=tf.int32) * tf.cast(counted, tf.int32)[:, None]
         cur_written = cur * (1 - slot) + code[:, None] * slot  # (batch, n)
@@ -145,33 +171,73 @@ class BarLookback(keras.layers.Layer):
         latest = tf.argmax(tf.cast(same, tf.int32), axis=-1, output_type=tf.int32)
         found = tf.reduce_any(same, axis=-1)
         match = tf.where(found, tf.gather(following, latest, batch_dims=1), 0)
+        # the part count: a part closes at ":|", "||" or "|]" after a bar with music;
+        # a ":|" followed by an ending number closed a first ending, not the part
+        bars_in_part = bars_in_part + tf.cast(shift, tf.int32)
+        after_bar = (lead > 0) & (last == self.bar_id + 1)
+        close = (is_bar & (last == self.colon_id + 1)) | (is_bar & after_bar)
+        close |= (ids == self.end_id) & after_bar
+        close &= bars_in_part > 0
+        ending = (just_closed > 0) & held & self._is_any(ids, self.ending_ids)
+        new_saved = [
+            tf.where(close, now, saved)
+            for now, saved in ((part_bars, saved_part_bars), (bars_in_part, saved_bars_in_part))
+        ]
+        new_part_bars = tf.where(close, bars_in_part, tf.where(ending, saved_part_bars, part_bars))
+        new_bars_in_part = tf.where(close, 0, tf.where(ending, saved_bars_in_part, bars_in_part))
+        new_just_closed = tf.where(close, 1, tf.where(counted | ending, 0, just_closed))
+        forget = tf.where(blank_line, 0, 1)  # a new tune has no part before
+        new_part_bars, new_bars_in_part, new_just_closed = (
+            v * forget for v in (new_part_bars, new_bars_in_part, new_just_closed)
+        )
+        # the part offer: the bar as far back as the part before was long
+        reach = (new_part_bars > 0) & (new_part_bars <= k)
+        back = tf.clip_by_value(new_part_bars - 1, 0, k - 1)
+        part = tf.where(reach, tf.gather(following, back, batch_dims=1), 0)
+        if not self.part_offer:
+            part = tf.zeros_like(part)
         new_state = tf.concat(
             [
                 tf.reshape(new_bars, [batch, k * n]),
                 new_cur,
-                tf.stack([new_rank, new_lead, phrase, match, code], axis=-1),
+                tf.stack(
+                    [
+                        new_rank,
+                        new_lead,
+                        phrase,
+                        match,
+                        part,
+                        code,
+                        new_part_bars,
+                        new_bars_in_part,
+                        *new_saved,
+                        new_just_closed,
+                    ],
+                    axis=-1,
+                ),  # fmt: skip
             ],
             axis=-1,
         )
-        return tf.stack([phrase, match, took_phrase, took_match], axis=-1), new_state
+        offers = [phrase, match, part][: self.offers] + took[: self.offers]
+        return tf.stack(offers, axis=-1), new_state
 
     @tf.function(reduce_retracing=True)
     def _scan(self, ids, state):
         def advance(carry, ids_t):
             return self.step(ids_t, carry[1])
 
-        first = (tf.zeros([tf.shape(ids)[0], 4], tf.int32), state)
+        first = (tf.zeros([tf.shape(ids)[0], 2 * self.offers], tf.int32), state)
         offers, states = tf.scan(advance, tf.transpose(ids), initializer=first)
         return tf.transpose(offers, [1, 0, 2]), states[-1]
 
     def call(self, inputs, initial_state=None):
-        """``(offers (batch, time, 4), final state)`` for ids ``(batch, time)``."""
+        """``(offers (batch, time, 2 * self.offers), final state)`` for ids ``(batch, time)``."""
         ids = tf.cast(inputs, tf.int32)
         state = self.initial_state(tf.shape(ids)[0]) if initial_state is None else initial_state
         return self._scan(ids, state)  # compiled also when called eagerly
 
     def compute_output_shape(self, input_shape):
-        return (*input_shape, 4), (input_shape[0], self.state_size)
+        return (*input_shape, 2 * self.offers), (input_shape[0], self.state_size)
 
     def get_config(self):
         return {
@@ -182,15 +248,50 @@ class BarLookback(keras.layers.Layer):
             "bar_chars": self.bar_chars,
             "bars": self.bars,
             "phrase_bars": self.phrase_bars,
+            "part_offer": self.part_offer,
+            "colon_id": None if self.colon_id < 0 else self.colon_id,
+            "end_id": None if self.end_id < 0 else self.end_id,
+            "ending_ids": self.ending_ids,
         }
 
 
-def lookback_for(vocab, bar_chars=BAR_CHARS, bars=BARS, phrase_bars=PHRASE_BARS):
+def text_offers(layer, ids, chunks=256):
+    """`BarLookback` ``layer``'s offers for every character of a text: ``(len(ids),
+    2 * layer.offers)`` int32, the same as one pass over the whole text gives.
+
+    Training windows start anywhere in a tune; with these offers cut beside them
+    (`tfdl.music.dataset.random_windows`'s ``side``) each window's offers are those
+    of the whole tune before it, as in sampling, not of the window alone. The text is
+    read as ``chunks`` sequences at once, each a run of whole tunes: a tune starts
+    after a blank line, where the reading forgets everything before it.
+    """
+    ids = np.asarray(ids, np.int32)
+    newline = ids == layer.newline_id
+    starts = np.flatnonzero(newline[:-1] & newline[1:]) + 2  # after each blank line
+    starts = [0, *(int(s) for s in starts if s < len(ids))]
+    size = max(1, -(-len(ids) // chunks))  # characters a chunk aims at
+    bounds, begin = [0], 0
+    for at in starts[1:]:
+        if at - begin >= size:
+            bounds.append(at)
+            begin = at
+    bounds.append(len(ids))
+    pieces = [ids[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    length = max(len(p) for p in pieces)
+    batch = np.full((len(pieces), length), layer.newline_id, np.int32)  # padded at the end
+    for row, piece in enumerate(pieces):
+        batch[row, : len(piece)] = piece
+    offers, _ = layer(batch)
+    offers = offers.numpy()
+    return np.concatenate([offers[row, : len(p)] for row, p in enumerate(pieces)])
+
+
+def lookback_for(vocab, bar_chars=BAR_CHARS, bars=BARS, phrase_bars=PHRASE_BARS, part_offer=True):
     """The `BarLookback` settings for ``vocab`` (a `Vocabulary` with ``|`` and a newline)."""
     missing = [c for c in "|\n" if c not in vocab.index]
     if missing:
         raise ValueError(f"a lookback model needs {missing!r} in its vocabulary")
-    return {
+    settings = {
         "bar_id": vocab.index["|"],
         "newline_id": vocab.index["\n"],
         "skip_ids": [vocab.index[c] for c in SKIP_CHARS if c in vocab.index],
@@ -198,19 +299,29 @@ def lookback_for(vocab, bar_chars=BAR_CHARS, bars=BARS, phrase_bars=PHRASE_BARS)
         "bars": bars,
         "phrase_bars": phrase_bars,
     }
+    if part_offer:
+        settings.update(
+            part_offer=True,
+            colon_id=vocab.index.get(":"),  # None: no part closes that way
+            end_id=vocab.index.get("]"),
+            ending_ids=[vocab.index[c] for c in ENDING_CHARS if c in vocab.index],
+        )
+    return settings
 
 
 @keras.saving.register_keras_serializable(package="tfdl")
 class LookbackRNN(MusicRNN):
     """`MusicRNN` whose LSTM also reads the lookback's offers (see the module docstring).
 
-    The phrase and match offers share an embedding of ``embedding_dim`` (row 0: no
-    offer); the two repeats (was the last character the one offered) go in as 0/1.
-    The state is ``[h, c, lookback]``.
+    The offers share an embedding of ``offer_dim`` (row 0: no offer); the repeats
+    (was the last character the one offered) go in as 0/1. The state is ``[h, c,
+    lookback]``.
 
     Args:
         vocab_size, embedding_dim, rnn_units, dropout: as `MusicRNN`.
         lookback: dict of `BarLookback` arguments (see `lookback_for`).
+        offer_dim: int, the offers' embedding width (None: ``embedding_dim``, as the
+            first lookback models had).
         **kwargs: standard `keras.Model` arguments.
 
     Example:
@@ -220,13 +331,15 @@ class LookbackRNN(MusicRNN):
     """
 
     def __init__(self, vocab_size, embedding_dim=256, rnn_units=1024, dropout=0.0, *,
-                 lookback, **kwargs):  # fmt: skip
+                 lookback, offer_dim=None, **kwargs):  # fmt: skip
         super().__init__(vocab_size, embedding_dim, rnn_units, dropout, **kwargs)
         self.lookback_config = dict(lookback)
         self.lookback = BarLookback(**self.lookback_config)
-        self.offer_embedding = keras.layers.Embedding(self.vocab_size + 1, self.embedding_dim)
-        # the LSTM reads: character, phrase offer, match offer, 2 repeats
-        self.input_dim = 3 * self.embedding_dim + 2
+        self.offer_dim = self.embedding_dim if offer_dim is None else int(offer_dim)
+        self.offer_embedding = keras.layers.Embedding(self.vocab_size + 1, self.offer_dim)
+        # the LSTM reads: the character, each offer, each offer's repeat
+        self.offers = self.lookback.offers
+        self.input_dim = self.embedding_dim + self.offers * (self.offer_dim + 1)
 
     def build(self, input_shape=(None, None)):
         batch, time = input_shape[0], input_shape[1]
@@ -236,22 +349,29 @@ class LookbackRNN(MusicRNN):
         self.dense.build((batch, time, self.rnn_units))
 
     def _inputs(self, chars, offers):
-        # chars: (..., ) ids; offers: (..., 4) from BarLookback -> (..., input_dim)
+        # chars: (..., ) ids; offers: (..., 2 * self.offers) from BarLookback -> (..., input_dim)
         return ops.concatenate(
             [
                 self.embedding(chars),
-                self.offer_embedding(offers[..., 0]),
-                self.offer_embedding(offers[..., 1]),
-                ops.cast(offers[..., 2:], self.embedding.compute_dtype),
+                *(self.offer_embedding(offers[..., j]) for j in range(self.offers)),
+                ops.cast(offers[..., self.offers :], self.embedding.compute_dtype),
             ],
             axis=-1,
         )
 
     def call(self, inputs, initial_state=None, return_state=False, training=False):
+        """``inputs``: character ids ``(batch, time)``, or ``(ids, offers)`` with the
+        offers already read (`text_offers`, cut as training windows); then there is
+        no lookback state to return."""
         lstm_state, lookback_state = None, None
         if initial_state is not None:
             lstm_state, lookback_state = initial_state[:2], initial_state[2]
-        offers, lookback_state = self.lookback(inputs, lookback_state)
+        if isinstance(inputs, (tuple, list)):
+            if return_state:
+                raise ValueError("LookbackRNN returns its state only when it reads the offers")
+            inputs, offers = inputs
+        else:
+            offers, lookback_state = self.lookback(inputs, lookback_state)
         x = self.input_dropout(self._inputs(inputs, offers), training=training)
         x, h, c = self.lstm(x, initial_state=lstm_state, training=training)
         logits = self.dense(self.output_dropout(x, training=training))  # (batch, time, vocab)
@@ -260,17 +380,21 @@ class LookbackRNN(MusicRNN):
         return logits
 
     def input_table(self):
-        """The LSTM input contribution of each character, then of each offer (phrase,
-        match), then of the two repeats: ``(vocab + 2 * (vocab + 1) + 2, 4 * units)``.
-        A step sums four rows of it."""
+        """The LSTM input contribution of each character, then of each offer's codes,
+        then of the repeats: ``(vocab + offers * (vocab + 1) + offers, 4 * units)``. A
+        step sums ``1 + offers`` rows of it and the repeats' rows."""
         kernel, bias = self.lstm.cell.kernel, self.lstm.cell.bias
-        dim = self.embedding_dim
+        dim, offer_dim = self.embedding_dim, self.offer_dim
+        offers = self.offer_embedding.embeddings
+        offer_rows = [
+            ops.matmul(offers, kernel[dim + j * offer_dim : dim + (j + 1) * offer_dim])
+            for j in range(self.offers)
+        ]
         return ops.concatenate(
             [
                 ops.matmul(self.embedding.embeddings, kernel[:dim]) + bias,
-                ops.matmul(self.offer_embedding.embeddings, kernel[dim : 2 * dim]),
-                ops.matmul(self.offer_embedding.embeddings, kernel[2 * dim : 3 * dim]),
-                kernel[3 * dim :],
+                *offer_rows,
+                kernel[dim + self.offers * offer_dim :],
             ],
             axis=0,
         )
@@ -282,17 +406,14 @@ class LookbackRNN(MusicRNN):
         offers, lookback_state = self.lookback.step(char_ids, lookback_state)
         vocab = self.vocab_size
         rows = ops.stack(
-            [
-                char_ids,
-                vocab + offers[:, 0],
-                2 * vocab + 1 + offers[:, 1],
-            ],
+            [char_ids, *(vocab + j * (vocab + 1) + offers[:, j] for j in range(self.offers))],
             axis=-1,
-        )  # (batch, 3)
-        matches = ops.cast(offers[:, 2:], table.dtype)  # (batch, 2)
-        inputs = ops.sum(ops.take(table, rows, axis=0), axis=1) + matches @ table[-2:]
+        )  # (batch, 1 + offers)
+        repeats = ops.cast(offers[:, self.offers :], table.dtype)  # (batch, offers)
+        inputs = ops.sum(ops.take(table, rows, axis=0), axis=1) + repeats @ table[-self.offers :]
         h, c = self.cell_step(inputs, h, c, recurrent_blocks_t)
         return self.dense(h), [h, c, lookback_state]
 
     def get_config(self):
-        return {**super().get_config(), "lookback": self.lookback_config}
+        config = super().get_config()
+        return {**config, "lookback": self.lookback_config, "offer_dim": self.offer_dim}

@@ -82,8 +82,13 @@ OVERHEAD_FRACTION = 0.04
 def parameter_count(vocab_size, embedding_dim, rnn_units, lookback=None):
     """Weights of a `MusicRNN`: embedding, LSTM (4 gates), dense output; with
     ``lookback``, a `LookbackRNN` (an offer embedding, a wider LSTM input)."""
-    inputs = embedding_dim if lookback is None else 3 * embedding_dim + 2
-    offers = 0 if lookback is None else (vocab_size + 1) * embedding_dim
+    from tfdl.music.lookback import OFFER_DIM
+
+    inputs, offers = embedding_dim, 0
+    if lookback is not None:
+        count = 3 if lookback.get("part_offer") else 2  # offers, each with its repeat flag
+        inputs += count * (OFFER_DIM + 1)
+        offers = (vocab_size + 1) * OFFER_DIM
     lstm = 4 * rnn_units * (inputs + rnn_units + 1)
     return vocab_size * embedding_dim + offers + lstm + (rnn_units + 1) * vocab_size
 
@@ -94,12 +99,14 @@ def dropout_for(epochs):
 
 def music_model(vocab_size, embedding_dim, rnn_units, dropout=0.0, lookback=None):
     """A `MusicRNN`, or with ``lookback`` (`BarLookback` arguments) a `LookbackRNN`."""
-    from tfdl.music.lookback import LookbackRNN
+    from tfdl.music.lookback import OFFER_DIM, LookbackRNN
     from tfdl.music.model import MusicRNN
 
     if lookback is None:
         return MusicRNN(vocab_size, embedding_dim, rnn_units, dropout)
-    return LookbackRNN(vocab_size, embedding_dim, rnn_units, dropout, lookback=lookback)
+    return LookbackRNN(
+        vocab_size, embedding_dim, rnn_units, dropout, lookback=lookback, offer_dim=OFFER_DIM
+    )
 
 
 def probe_seconds_per_step(ids, vocab_size, size, batch_size, seq_length, seed=0, lookback=None):

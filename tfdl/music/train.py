@@ -16,7 +16,7 @@ from tfdl.errors import UserError
 from tfdl.music import abc
 from tfdl.music.dataset import fixed_windows, join_tunes, random_windows
 from tfdl.music.generate import SongSampler
-from tfdl.music.lookback import LookbackRNN, lookback_for
+from tfdl.music.lookback import BarLookback, LookbackRNN, lookback_for, text_offers
 from tfdl.music.model import MusicRNN, music_loss  # noqa: F401  (tfdl.music.train.music_loss)
 from tfdl.music.recipe import LAB, fit_recipe, lab_recipe, music_model
 from tfdl.music.saved import VOCAB_FILE, load_music_model, save_music_model
@@ -340,12 +340,18 @@ def train_music(
         run = {"config": dataclasses.asdict(config), "recipe": why, "max_seconds": max_seconds}
         write_text_atomic(run_file, json.dumps(run, indent=2))
 
-    def train_data(start):  # the batches from step start + 1 on: none replayed on resume
-        return random_windows(train_ids, config.seq_length, config.batch_size, config.seed, start)
+    val_ids = vocab.encode(join_tunes(val_tunes))
+    train_offers = val_offers = None  # a lookback model's offers, read over whole tunes
+    if lookback is not None:
+        reader = BarLookback(**lookback)
+        train_offers, val_offers = text_offers(reader, train_ids), text_offers(reader, val_ids)
 
-    val_data = fixed_windows(
-        vocab.encode(join_tunes(val_tunes)), config.seq_length, config.batch_size
-    )
+    def train_data(start):  # the batches from step start + 1 on: none replayed on resume
+        return random_windows(
+            train_ids, config.seq_length, config.batch_size, config.seed, start, train_offers
+        )
+
+    val_data = fixed_windows(val_ids, config.seq_length, config.batch_size, val_offers)
 
     with strategy.scope():
         keras.utils.set_random_seed(config.seed)

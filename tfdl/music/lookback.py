@@ -2,36 +2,47 @@
 
 Real dance tunes restate their phrases: about half their bars recur in the same tune,
 mostly four bars on (bars 5-6 of a part restate bars 1-2, then answer them with
-another cadence). A character LSTM has to carry a whole bar in its state to repeat
-it, and seldom does. Magenta's Lookback RNN gives the model, beside the current
-event, what came at the same position one and two bars ago; repeating a bar then
-takes no memory. In the shipped corpus a bar equals the bar 1 back in 0.5 % of bars,
-2 back in 3.8 %, 4 back in 10.4 % (12 bars back or less: 21 %), so `LookbackRNN`
-offers two things for each next character:
+another cadence), and a B part often ends as its A part did. A character LSTM has
+to carry a whole bar in its state to repeat it, and seldom does. Magenta's Lookback
+RNN gives the model, beside the current event, what came at the same position one
+and two bars ago; repeating a bar then takes no memory. In the shipped corpus a bar's
+text equals the bar 1 back in 0.5 % of bars, 2 back in 3.8 %, 4 back in 11 %, the
+same bar of the part before in 6.5 % (any of the 16 before: 23 %), so `LookbackRNN`
+offers three things for each next character:
 
 - **the phrase offer:** the character at the same position ``phrase_bars`` (4) bars
   back, where a restatement starts;
-- **the match offer:** the next character of the latest of the last ``bars`` (8)
+- **the match offer:** the next character of the latest of the last ``bars`` (16)
   bars that began as the bar being written has so far (the whole prefix, at least
   one character): once a bar has started to restate an earlier one, at any distance,
-  the offer follows it to the end, and a variation drops it.
+  the offer follows it to the end, and a variation drops it;
+- **the part offer:** the character at the same position of the same bar of the
+  part before: bar *i* of a B part is offered bar *i* of the A part. A part closes at
+  ``:|``, ``||`` or ``|]``; a ``:|`` followed by an ending number closed a first
+  ending, so a second ending's bar takes the first ending's place. Written bars
+  count, so the distance is the A part's written length, its pickup and both
+  endings included.
 
 `BarLookback` reads the characters as they go and keeps the bars by position: a bar
 line ``|`` closes a bar that has anything in it (``||`` closes one); a line break
 starts the bar's text again; the bar-line run ``:`` ``[1`` and spaces at a bar's
 start hold no position, so ``|:ABc`` and ``|ABc`` align; a blank line (the end of a
 tune) forgets every bar. Beside each offer it says whether the character just read
-was the one offered. `LookbackRNN` embeds both offers beside the character and feeds
-all of it to the same LSTM as `MusicRNN`. Its state is `MusicRNN`'s ``[h, c]`` plus
-the lookback's (an int32 row per song), so the samplers carry it as they carry ``h``
-and ``c``.
+was the one offered. `LookbackRNN` embeds the offers (narrower than the character:
+``OFFER_DIM``) beside the character and feeds all of it to the same LSTM as
+`MusicRNN`. Its state is `MusicRNN`'s ``[h, c]`` plus the lookback's (an int32 row
+per song), so the samplers carry it as they carry ``h`` and ``c``.
 
 Why offers and not attention over past states: an offer is exact (the character
 itself), cheap (no weights, a few comparisons per step) and keeps the model an LSTM
 that runs on cuDNN; the sampler needs only the state to grow.
 
 One implementation of the reading serves training and generation: `BarLookback.step`
-advances one character; over a training window it runs under ``tf.scan``.
+advances one character, in sampling step by step and over a text under ``tf.scan``.
+Training reads the offers of its whole training text once (`text_offers`) and cuts
+them beside each window, so a window in the middle of a tune has the offers the
+sampler would have there; read from the window alone, the part offer would almost
+never come (a window is 100 characters, a part about 120).
 """
 
 import keras

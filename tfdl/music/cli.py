@@ -103,7 +103,12 @@ def _export_arguments(parser, midi_help="write a .mid per valid song"):
     parser.add_argument(
         "--sheet", action="store_true", help="write SVG sheet music per valid song (needs abcm2ps)"
     )
-    parser.add_argument("--processes", type=positive_int, default=None, help="(default: all CPUs)")
+    parser.add_argument(
+        "--processes",
+        type=positive_int,
+        default=None,
+        help="processes that write the files side by side (default: all CPUs)",
+    )
 
 
 def add_commands(groups):
@@ -189,7 +194,12 @@ def add_commands(groups):
         default=60,
         help="characters of music copied from one training tune that count as memorised",
     )
-    rep.add_argument("--processes", type=positive_int, default=None, help="(default: all CPUs)")
+    rep.add_argument(
+        "--processes",
+        type=positive_int,
+        default=None,
+        help="processes that check the songs side by side (default: all CPUs)",
+    )
 
     studio = music.add_parser(
         "studio", help="a local web page to compose songs, see them as notation and hear them"
@@ -201,7 +211,12 @@ def add_commands(groups):
         help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0: every "
         "network this machine is on)",
     )
-    studio.add_argument("--port", type=_port, default=8000, help="(default: 8000; 0: any free)")
+    studio.add_argument(
+        "--port",
+        type=_port,
+        default=8000,
+        help="port to listen on (default: 8000; 0: any free one)",
+    )
     studio.add_argument(
         "--out", help="directory for the songs' files (default: a temporary one, deleted at exit)"
     )

@@ -87,7 +87,9 @@ def _sampling_arguments(parser):
     )
     parser.add_argument("--parts", type=positive_int, help="parts in the tune (overrides --type)")
     parser.add_argument(
-        "--bars-per-part", type=positive_int, help="4, 8, 12 or 16 (overrides --type)"
+        "--bars-per-part",
+        type=positive_int,
+        help="bars in each part: 4, 8, 12 or 16 (overrides --type)",
     )
     parser.add_argument("--meter", help="M:, e.g. 6/8 or C| (overrides --type's)")
     parser.add_argument("--key", help="K:, e.g. D, Ador, Em (give --meter or --type too)")
@@ -139,7 +141,9 @@ def add_commands(groups):
     gen = music.add_parser("generate", help="write new songs with a trained model")
     gen.add_argument("--model", help=MODEL_HELP)
     gen.add_argument("--out", required=True, help="directory for the .abc (.mid, .wav, .svg) files")
-    gen.add_argument("--num-songs", type=positive_int, default=4, help="songs to write")
+    gen.add_argument(
+        "--num-songs", type=positive_int, default=4, help="songs to write (default: 4)"
+    )
     _sampling_arguments(gen)
     gen.add_argument("--xla", action="store_true", help="compile the sampling loop with XLA")
     _export_arguments(gen)

@@ -211,55 +211,109 @@ def test_dropout_and_cosine_schedule_reach_the_saved_model(tunes_file, tmp_path,
     assert (settings["dropout"], settings["lr_schedule"]) == (0.3, "cosine")
 
 
+def _command_parser(*names):
+    """The argparse parser of ``tfdl NAMES...``, e.g. ``_command_parser("music", "train")``."""
+    import argparse
+
+    from tfdl.cli import _parser
+
+    parser = _parser()
+    for name in names:
+        (subparsers,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = subparsers.choices[name]
+    return parser
+
+
+# A value other than the default for every field that `tfdl ... train` has a flag for.
 @pytest.mark.parametrize(
-    "argv, config_module, config_name, expected",
+    "command, config_name, given",
     [
         (
-            ["music", "train", "--out", "x", "--steps", "7", "--batch-size", "3",
-             "--seq-length", "11", "--embedding-dim", "5", "--rnn-units", "6",
-             "--learning-rate", "0.02", "--lr-schedule", "cosine", "--dropout", "0.1",
-             "--clip-norm", "2.0", "--checkpoint-every", "4", "--eval-every", "2", "--seed", "9",
-             "--minutes", "2.5", "--recipe", "lab", "--warmup-steps", "3", "--transpose",
-             "--lookback", "--hold-out-book", "airdsAirs"],
-            "tfdl.music.train",
-            "MusicConfig",
-            dict(steps=7, batch_size=3, seq_length=11, embedding_dim=5, rnn_units=6,
-                 learning_rate=0.02, lr_schedule="cosine", dropout=0.1, clip_norm=2.0,
-                 checkpoint_every=4, eval_every=2, seed=9, minutes=2.5, recipe="lab",
-                 warmup_steps=3, transpose=True, lookback=True, hold_out_book="airdsAirs"),
+            ("music", "train"),
+            "tfdl.music.config.MusicConfig",
+            dict(steps=7, minutes=2.5, recipe="lab", batch_size=3, seq_length=11,
+                 embedding_dim=5, rnn_units=6, learning_rate=0.02, lr_schedule="cosine",
+                 warmup_steps=3, dropout=0.1, clip_norm=2.0, checkpoint_every=4, eval_every=2,
+                 transpose=True, lookback=True, hold_out_book="airdsAirs", seed=9),
         ),
         (
-            ["digits", "train", "--out", "x", "--model", "dense", "--epochs", "2",
-             "--batch-size", "3", "--learning-rate", "0.02", "--augment", "--loop", "fit",
-             "--seed", "9"],
-            "tfdl.digits",
-            "DigitsConfig",
-            dict(model="dense", epochs=2, batch_size=3, learning_rate=0.02, augment=True,
-                 loop="fit", seed=9),
+            ("digits", "train"),
+            "tfdl.digits.config.DigitsConfig",
+            dict(model="dense", epochs=2, batch_size=3, learning_rate=0.02, loop="fit",
+                 augment=True, seed=9),
         ),
         (
-            ["faces", "train", "--out", "x", "--model", "dbvae", "--epochs", "2",
-             "--batch-size", "3", "--learning-rate", "0.02", "--latent-dim", "4", "--seed", "9"],
-            "tfdl.faces",
-            "FacesConfig",
+            ("faces", "train"),
+            "tfdl.faces.config.FacesConfig",
             dict(model="dbvae", epochs=2, batch_size=3, learning_rate=0.02, latent_dim=4, seed=9),
         ),
     ],
 )  # fmt: skip
-def test_every_training_flag_reaches_its_config_field(argv, config_module, config_name, expected):
+def test_a_config_flag_has_its_fields_comment_for_help_and_reaches_the_field(
+    command, config_name, given
+):
     import dataclasses
     import importlib
 
     from tfdl.cli import _parser
-    from tfdl.command import config_from_flags as _config_from_flags
+    from tfdl.command import config_from_flags, field_comments
 
-    config_class = getattr(importlib.import_module(config_module), config_name)
-    config = _config_from_flags(config_class, _parser().parse_args(argv))
-    assert {k: getattr(config, k) for k in expected} == expected
+    module, name = config_name.rsplit(".", 1)
+    config_class = getattr(importlib.import_module(module), name)
     defaults = config_class()
-    for f in dataclasses.fields(config_class):  # fields without a flag keep their defaults
-        if f.name not in expected:
-            assert getattr(config, f.name) == getattr(defaults, f.name), f.name
+    flags = {
+        a.dest: a
+        for a in _command_parser(*command)._actions
+        if a.dest in {f.name for f in dataclasses.fields(config_class)}
+    }
+    assert sorted(flags) == sorted(given)  # every field with a flag is tried below
+    for field, action in flags.items():
+        assert action.option_strings == ["--" + field.replace("_", "-")]
+        assert action.help.startswith(field_comments(config_class)[field].replace("%", "%%"))
+        assert getattr(defaults, field) != given[field], field  # the flag has to matter
+    argv = [*command, "--out", "x"]
+    for field, value in given.items():
+        argv += [f"--{field.replace('_', '-')}"] + ([] if value is True else [str(value)])
+    config = config_from_flags(config_class, _parser().parse_args(argv))
+    assert dataclasses.asdict(config) == {**dataclasses.asdict(defaults), **given}
+
+
+def test_config_arguments_make_flags_from_a_dataclass_and_its_comments():
+    import argparse
+    from dataclasses import dataclass
+
+    from tfdl.command import config_arguments
+
+    @dataclass
+    class Settings:
+        # The number of widgets: 50 % more than
+        # last year's.
+        widgets: int = 3
+        rate: float | None = None  # a comment after code is no field's help
+
+        # A blank line parts this comment from the field below.
+
+        name: str = "x"
+        # Turn it on.
+        loud: bool = False
+        # Not a flag: not named below.
+        hidden: int = 1
+
+    parser = argparse.ArgumentParser()
+    config_arguments(parser, Settings, ["widgets", "loud"])
+    actions = {a.dest: a for a in parser._actions}
+    assert actions.keys() == {"help", "widgets", "loud"}
+    widgets = actions["widgets"]
+    assert widgets.option_strings == ["--widgets"] and widgets.default is None
+    assert widgets.help == "The number of widgets: 50 %% more than last year's. (default: 3)"
+    assert "50 % more" in parser.format_help()
+    assert parser.parse_args(["--loud"]).loud is True
+    assert parser.parse_args([]).loud is None  # left out: the config keeps its value
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--widgets", "0"])  # an int field takes a positive integer
+    for uncommented in ("rate", "name"):
+        with pytest.raises(TypeError, match=f"Settings.{uncommented} has no comment"):
+            config_arguments(argparse.ArgumentParser(), Settings, [uncommented])
 
 
 @pytest.mark.slow
@@ -384,7 +438,10 @@ def test_every_flag_of_every_command_says_what_it_does():
             if isinstance(action, argparse._SubParsersAction):
                 for name, sub in action.choices.items():
                     yield from silent(sub, f"{path} {name}")
-            elif action.option_strings and not action.help and action.dest != "help":
-                yield f"{path} {action.option_strings[-1]}"
+            elif action.option_strings and action.dest != "help":
+                # a default alone, "(default: 0)", does not say what the flag does
+                words = re.sub(r"\(?default: [^)]*\)?", "", action.help or "").strip()
+                if not words:
+                    yield f"{path} {action.option_strings[-1]}"
 
     assert list(silent(_parser(), "tfdl")) == []

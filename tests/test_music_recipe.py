@@ -91,6 +91,13 @@ def test_the_lab_recipe_is_the_labs_hyperparameters_and_probes_only_for_a_budget
     assert settings["steps"] == pytest.approx(100.0 * (1 - recipe.OVERHEAD_FRACTION), abs=2)
 
 
+def test_the_recipe_fields_a_run_keeps_are_the_ones_a_recipe_chooses():
+    # tfdl.music.config lists them without importing the recipe (and Keras).
+    from tfdl.music.config import RECIPE_FIELDS
+
+    assert RECIPE_FIELDS == tuple(LAB)
+
+
 def test_warm_up_rises_to_the_rate_then_cosine_decays_to_one_percent():
     config = MusicConfig(steps=110, learning_rate=1e-2, lr_schedule="cosine", warmup_steps=10)
     schedule = learning_rate(config)

@@ -1,4 +1,5 @@
-"""What every ``tfdl`` command shares: argument types, the training-run flags, output.
+"""What every ``tfdl`` command shares: argument types, flags made from a config
+dataclass, the training-run flags, output.
 
 Each task declares its own subcommands (`tfdl.music.cli`, `tfdl.digits.cli`,
 `tfdl.faces.cli`); `tfdl.cli` assembles them and turns user errors into one line.
@@ -7,9 +8,15 @@ Each task declares its own subcommands (`tfdl.music.cli`, `tfdl.digits.cli`,
 import argparse
 import contextlib
 import dataclasses
+import functools
+import inspect
+import io
 import json
 import sys
 import tempfile
+import textwrap
+import tokenize
+import typing
 from pathlib import Path
 
 
@@ -33,10 +40,74 @@ def positive_float(text):
     return value
 
 
+@functools.cache
+def field_comments(config_class):
+    """``{field: comment}`` of a dataclass: the comment lines just above each field in
+    its source, joined into one line. A field with no comment of its own is left out."""
+    source = textwrap.dedent(inspect.getsource(config_class))
+    comments, lines, depth, line_start, name = {}, [], 0, True, None
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT:
+            if token.line.lstrip().startswith("#"):  # not one after code
+                lines.append(token.string.lstrip("#").strip())
+        elif token.type in (tokenize.NL, tokenize.NEWLINE):
+            if not token.line.strip():
+                lines = []  # a blank line parts a comment from the line below it
+            line_start = True
+        elif token.type in (tokenize.INDENT, tokenize.DEDENT):
+            depth += 1 if token.type == tokenize.INDENT else -1
+        else:
+            if line_start and depth == 1 and token.type == tokenize.NAME:
+                name = token.string  # the first word of a line of the class body
+            elif name and token.string == ":":  # name: type = default
+                if lines:
+                    comments[name] = " ".join(lines)
+                name = None
+            else:
+                name = None
+            if name is None:
+                lines = []
+            line_start = False
+    return comments
+
+
+def config_arguments(parser, config_class, names, **options):
+    """A flag for each field in ``names`` of the dataclass ``config_class``, in that order:
+    ``--batch-size`` for ``batch_size``, its help the comment above the field (and the
+    field's default). No flag has a default: a flag left out keeps the config's value,
+    or with --resume that of the run resumed (see `config_from_flags`).
+
+    The type follows the field's: an int or a float is a positive one (`positive_int`,
+    `positive_float`), a str any text, a bool a switch (``store_true``). ``options``
+    gives a field's other `add_argument` keywords, e.g. ``dropout={"type": float}``.
+    """
+    fields = {f.name: f for f in dataclasses.fields(config_class)}
+    hints = typing.get_type_hints(config_class)
+    comments = field_comments(config_class)
+    for name in names:
+        if name not in comments:
+            raise TypeError(f"{config_class.__name__}.{name} has no comment to be its flag's help")
+        default = fields[name].default
+        kinds = set(typing.get_args(hints[name]) or [hints[name]]) - {type(None)}
+        kind = kinds.pop() if len(kinds) == 1 else None
+        text = comments[name].replace("%", "%%")  # argparse formats help with %
+        if kind is bool:
+            if default:
+                raise TypeError(f"{config_class.__name__}.{name} is on by default: no switch")
+            keywords = {"action": "store_true"}
+        elif kind in (int, float, str):
+            keywords = {"type": {int: positive_int, float: positive_float, str: None}[kind]}
+            if default is not None:
+                text += f" (default: {default})"
+        else:
+            raise TypeError(f"{config_class.__name__}.{name}: no flag for a {hints[name]}")
+        keywords.update(options.get(name, {}))
+        parser.add_argument("--" + name.replace("_", "-"), default=None, help=text, **keywords)
+
+
 def training_run_arguments(parser):
-    """--seed, --tracking, --no-progress, --distribute and --precision: the same on every
-    'train' command."""
-    parser.add_argument("--seed", type=int, default=None, help="(default: 0)")
+    """--tracking, --no-progress, --distribute and --precision: the same on every 'train'
+    command."""
     parser.add_argument(
         "--tracking",
         choices=["off", "offline", "online"],
@@ -90,16 +161,9 @@ def worker_out_dir(out, strategy):
         yield Path(scratch)
 
 
-def epoch_training_arguments(parser, default, resume_note=""):
-    """--out, --epochs, --batch-size, --learning-rate and --resume of the tasks trained
-    in epochs (digits, faces). No flag has a default: a flag left out takes the value
-    of ``default`` (the task's config), or with --resume that of the run resumed."""
+def epoch_training_arguments(parser, resume_note=""):
+    """--out and --resume of the tasks trained in epochs (digits, faces)."""
     parser.add_argument("--out", required=True, help="directory for the model, plots, checkpoints")
-    parser.add_argument("--epochs", type=positive_int, help=f"default: {default.epochs}")
-    parser.add_argument("--batch-size", type=positive_int, help=f"default: {default.batch_size}")
-    parser.add_argument(
-        "--learning-rate", type=positive_float, help=f"default: {default.learning_rate}"
-    )
     parser.add_argument(
         "--resume",
         action="store_true",

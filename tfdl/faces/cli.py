@@ -3,14 +3,14 @@
 import json
 
 from tfdl.command import (
+    config_arguments,
     epoch_training_arguments,
     log,
-    positive_int,
     train_command,
     training_run_arguments,
 )
 from tfdl.errors import UserError
-from tfdl.faces.config import FacesConfig
+from tfdl.faces.config import MODEL_NAMES, FacesConfig
 
 
 def add_commands(groups):
@@ -23,9 +23,14 @@ def add_commands(groups):
         "LFW faces and sample photos, offline)"
     )
     train = faces.add_parser("train", help="train the face CNN or the DB-VAE")
-    epoch_training_arguments(train, FacesConfig())
-    train.add_argument("--model", choices=["cnn", "dbvae"], help=f"default: {FacesConfig.model}")
-    train.add_argument("--latent-dim", type=positive_int, help=f"default: {FacesConfig.latent_dim}")
+    epoch_training_arguments(train)
+    config_arguments(
+        train,
+        FacesConfig,
+        ["model", "epochs", "batch_size", "learning_rate", "latent_dim", "seed"],
+        model={"choices": MODEL_NAMES},
+        seed={"type": int},
+    )
     train.add_argument("--data", help=data_help)
     training_run_arguments(train)
 

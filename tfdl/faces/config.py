@@ -18,11 +18,13 @@ class FacesConfig:
     # The lab's 2 epochs over its ~100k images. The offline data has 800 train images
     # (25 batches an epoch), so it needs more epochs: 10 gives ~50 s on 2 CPU cores.
     epochs: int = 10
-    # The lab's batch size and learning rate (Adam), for both models.
+    # The lab's batch size, for both models (at least 2: each batch is half faces).
     batch_size: int = 32
+    # The lab's learning rate (Adam), for both models.
     learning_rate: float = 5e-4
-    # The lab's latent size and first-layer filter count.
+    # The lab's size of the DB-VAE's latent space (dbvae only).
     latent_dim: int = 100
+    # The lab's first-layer filter count.
     n_filters: int = 12
     # Keras' (and the lab's) 0.99 averages batch-norm statistics over ~100 steps: fine
     # for the lab's 6,000 steps, but after 250 offline steps the moving statistics

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from tfdl.command import (
+    config_arguments,
     config_from_flags,
     log,
     positive_float,
@@ -16,6 +17,7 @@ from tfdl.command import (
     training_session,
 )
 from tfdl.errors import MissingFileError, UserError
+from tfdl.music.config import LR_SCHEDULES, RECIPE_FIELDS, RECIPES, MusicConfig
 
 
 def _prime(text):
@@ -85,7 +87,9 @@ def _sampling_arguments(parser):
     )
     parser.add_argument("--parts", type=positive_int, help="parts in the tune (overrides --type)")
     parser.add_argument(
-        "--bars-per-part", type=positive_int, help="4, 8, 12 or 16 (overrides --type)"
+        "--bars-per-part",
+        type=positive_int,
+        help="bars in each part: 4, 8, 12 or 16 (overrides --type)",
     )
     parser.add_argument("--meter", help="M:, e.g. 6/8 or C| (overrides --type's)")
     parser.add_argument("--key", help="K:, e.g. D, Ador, Em (give --meter or --type too)")
@@ -101,7 +105,12 @@ def _export_arguments(parser, midi_help="write a .mid per valid song"):
     parser.add_argument(
         "--sheet", action="store_true", help="write SVG sheet music per valid song (needs abcm2ps)"
     )
-    parser.add_argument("--processes", type=positive_int, default=None, help="(default: all CPUs)")
+    parser.add_argument(
+        "--processes",
+        type=positive_int,
+        default=None,
+        help="processes that write the files side by side (default: all CPUs)",
+    )
 
 
 def add_commands(groups):
@@ -113,85 +122,28 @@ def add_commands(groups):
     train = music.add_parser("train", help="train a music model")
     train.add_argument("--data", help="ABC file or directory (default: the shipped corpus)")
     train.add_argument("--out", required=True, help="directory for the model and checkpoints")
-    train.add_argument(
-        "--steps", type=positive_int, help="training steps (give this, --minutes, or both)"
+    config_arguments(
+        train,
+        MusicConfig,
+        ["steps", "minutes", "recipe", *RECIPE_FIELDS, "checkpoint_every", "eval_every"]
+        + ["transpose", "lookback", "hold_out_book", "seed"],
+        recipe={"choices": RECIPES},
+        lr_schedule={"choices": LR_SCHEDULES},
+        warmup_steps={"type": int},
+        dropout={"type": float},
+        hold_out_book={"metavar": "BOOK"},
+        seed={"type": int},
     )
-    train.add_argument(
-        "--minutes",
-        type=positive_float,
-        help="a time budget: train the best model this machine makes in it (recipe 'auto'), "
-        "stopping on time with a final evaluation and a saved model",
-    )
-    train.add_argument(
-        "--recipe",
-        choices=["auto", "lab"],
-        help="lab: the MIT lab's exact hyperparameters (the default with --steps alone); "
-        "auto: fitted to --minutes, this machine and the data (the default with --minutes). "
-        "The flags below override either",
-    )
-    train.add_argument("--batch-size", type=positive_int, help="windows per training step")
-    train.add_argument("--seq-length", type=positive_int, help="characters per window")
-    train.add_argument(
-        "--embedding-dim", type=positive_int, help="size of each character's embedding"
-    )
-    train.add_argument("--rnn-units", type=positive_int, help="LSTM units")
-    train.add_argument("--learning-rate", type=positive_float, help="Adam's (peak) learning rate")
-    train.add_argument(
-        "--lr-schedule",
-        choices=["constant", "cosine"],
-        help="cosine: decay the learning rate to 1%% of --learning-rate by the last step",
-    )
-    train.add_argument(
-        "--warmup-steps",
-        type=int,
-        help="steps of linear warm-up to --learning-rate (cosine schedule only)",
-    )
-    train.add_argument(
-        "--dropout",
-        type=float,
-        help="fraction of the LSTM's inputs and outputs dropped while training (lab: 0)",
-    )
-    train.add_argument(
-        "--clip-norm", type=positive_float, help="clip the gradients' global norm to this"
-    )
-    train.add_argument(
-        "--checkpoint-every", type=positive_int,
-        help="steps between checkpoints (default: 500, or a tenth of a --minutes run)",
-    )  # fmt: skip
-    train.add_argument(
-        "--eval-every", type=positive_int,
-        help="steps between validation passes (default: 250, or a tenth of a --minutes run)",
-    )  # fmt: skip
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     train.add_argument("--init-from", help="start from this saved model's weights (fine-tune)")
-    train.add_argument(
-        "--transpose",
-        action="store_true",
-        default=None,
-        help="also train on each training tune in the other keys its mode commonly takes "
-        "in the data (held-out tunes stay as they are)",
-    )
-    train.add_argument(
-        "--lookback",
-        action="store_true",
-        default=None,
-        help="a LookbackRNN: the LSTM also reads the character at the same place four bars "
-        "back and the next one of an earlier bar this bar has begun to restate, so the model "
-        "can restate a phrase",
-    )
-    train.add_argument(
-        "--hold-out-book",
-        metavar="BOOK",
-        help="keep one source collection of the shipped corpus out of training and "
-        "validation, to score the model on a whole book it never saw (evaluate --split book); "
-        "books: oneills1850, ryansMammoth, airdsAirs",
-    )
     training_run_arguments(train)
 
     gen = music.add_parser("generate", help="write new songs with a trained model")
     gen.add_argument("--model", help=MODEL_HELP)
     gen.add_argument("--out", required=True, help="directory for the .abc (.mid, .wav, .svg) files")
-    gen.add_argument("--num-songs", type=positive_int, default=4, help="songs to write")
+    gen.add_argument(
+        "--num-songs", type=positive_int, default=4, help="songs to write (default: 4)"
+    )
     _sampling_arguments(gen)
     gen.add_argument("--xla", action="store_true", help="compile the sampling loop with XLA")
     _export_arguments(gen)
@@ -246,7 +198,12 @@ def add_commands(groups):
         default=60,
         help="characters of music copied from one training tune that count as memorised",
     )
-    rep.add_argument("--processes", type=positive_int, default=None, help="(default: all CPUs)")
+    rep.add_argument(
+        "--processes",
+        type=positive_int,
+        default=None,
+        help="processes that check the songs side by side (default: all CPUs)",
+    )
 
     studio = music.add_parser(
         "studio", help="a local web page to compose songs, see them as notation and hear them"
@@ -258,7 +215,12 @@ def add_commands(groups):
         help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0: every "
         "network this machine is on)",
     )
-    studio.add_argument("--port", type=_port, default=8000, help="(default: 8000; 0: any free)")
+    studio.add_argument(
+        "--port",
+        type=_port,
+        default=8000,
+        help="port to listen on (default: 8000; 0: any free one)",
+    )
     studio.add_argument(
         "--out", help="directory for the songs' files (default: a temporary one, deleted at exit)"
     )
@@ -280,7 +242,7 @@ def add_commands(groups):
 
 
 def _train(args):
-    from tfdl.music.train import MusicConfig, train_music
+    from tfdl.music.train import train_music
 
     if args.steps is None and args.minutes is None and not args.resume:
         raise UserError("give --steps, --minutes, or both (or --resume a run)")

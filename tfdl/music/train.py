@@ -4,7 +4,6 @@ import dataclasses
 import json
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -14,111 +13,18 @@ from tfdl import task
 from tfdl.checkpoints import CheckpointDir, CheckpointError, write_text_atomic
 from tfdl.errors import UserError
 from tfdl.music import abc
+from tfdl.music.config import MusicConfig
 from tfdl.music.dataset import fixed_windows, join_tunes, random_windows
 from tfdl.music.generate import SongSampler
 from tfdl.music.lookback import BarLookback, LookbackRNN, lookback_for, text_offers
 from tfdl.music.model import MusicRNN, music_loss  # noqa: F401  (tfdl.music.train.music_loss)
-from tfdl.music.recipe import LAB, fit_recipe, lab_recipe, music_model
+from tfdl.music.recipe import fit_recipe, lab_recipe, music_model
 from tfdl.music.saved import VOCAB_FILE, load_music_model, save_music_model
 from tfdl.music.transpose import transpositions
 from tfdl.music.vocab import Vocabulary
 from tfdl.task import RUN_FILE, refuse_changes
 from tfdl.tracking import make_tracker
 from tfdl.training import TrainConfig, Trainer, is_chief
-
-LR_SCHEDULES = ("constant", "cosine")
-RECIPES = ("lab", "auto")
-# The hyperparameters a recipe chooses (and a resumed run must keep).
-RECIPE_FIELDS = tuple(LAB)
-
-
-@dataclass
-class MusicConfig:
-    """A music training run. A field left None is chosen by the recipe.
-
-    ``recipe="lab"`` (the default without ``minutes``) fills them with the MIT lab's
-    values: 3000 steps of 8 windows x 100 characters, Embedding 256 -> LSTM 1024
-    (5.35 M parameters), Adam 5e-3 at a constant rate, no dropout, no clipping.
-    ``recipe="auto"`` (the default with ``minutes``) fits them to the time budget,
-    this machine and the data when training starts (see `tfdl.music.recipe`).
-    """
-
-    steps: int | None = None
-    # A time budget: training stops when it runs out, with a final evaluation and a
-    # saved model. The budget counts from the start of `train_music`, probe included.
-    minutes: float | None = None
-    recipe: str | None = None
-    batch_size: int | None = None
-    seq_length: int | None = None
-    embedding_dim: int | None = None
-    rnn_units: int | None = None
-    learning_rate: float | None = None
-    # "constant" (the lab), or "cosine": decay to 1 % of learning_rate by the last step,
-    # so late steps refine instead of bouncing around the minimum.
-    lr_schedule: str | None = None
-    # Linear warm-up to learning_rate over the first steps (cosine schedule only).
-    warmup_steps: int | None = None
-    # Dropout on the LSTM's inputs and outputs (see MusicRNN); 0 as in the lab. A model
-    # that goes over the shipped corpus many times needs it.
-    dropout: float | None = None
-    # Global-norm clipping (None: off, as in the lab); 1.0 steadies high learning rates.
-    clip_norm: float | None = None
-    # 10 % of tunes held out: a few hundred of the shipped corpus, a stable estimate.
-    val_fraction: float = 0.1
-    seed: int = 0
-    # None: every 500 steps, or a tenth of a time-budgeted run.
-    checkpoint_every: int | None = None
-    # A validation pass over the held-out tunes costs a few training steps: every 250
-    # is cheap. None: every 250 steps, or a tenth of a time-budgeted run.
-    eval_every: int | None = None
-    # Songs generated at the end and logged to the tracker, as a sanity check by ear.
-    sample_songs: int = 3
-    # Add each training tune in the other keys its mode commonly takes in the data
-    # (`tfdl.music.transpose`): about 3x the music to learn from. The held-out tunes
-    # stay as they are. None: off.
-    transpose: bool | None = None
-    # One source collection of the shipped corpus (`abc.corpus_books`) kept out of
-    # training and validation alike, to score the model on a whole book it never saw:
-    # closer to a user's own tunes than a random split of the same books. None: off.
-    hold_out_book: str | None = None
-    # A `LookbackRNN`: the LSTM also reads the character at the same place four bars back
-    # and the next one of an earlier bar this bar has begun to restate
-    # (`tfdl.music.lookback`), so repeating a phrase takes no memory. None: off.
-    lookback: bool | None = None
-
-    def __post_init__(self):
-        if self.recipe is not None and self.recipe not in RECIPES:
-            raise UserError(f"recipe must be one of {', '.join(RECIPES)}, got {self.recipe!r}")
-        if self.minutes is not None and not self.minutes > 0:
-            raise UserError(f"minutes must be > 0, got {self.minutes!r}")
-        if self.recipe == "auto" and self.minutes is None:
-            raise UserError("recipe 'auto' fits a time budget: give minutes")
-        for name in ("steps", "batch_size", "seq_length", "embedding_dim", "rnn_units"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise UserError(f"{name} must be a positive integer, got {value!r}")
-        if self.learning_rate is not None and not self.learning_rate > 0:
-            raise UserError(f"learning_rate must be > 0, got {self.learning_rate!r}")
-        if self.lr_schedule is not None and self.lr_schedule not in LR_SCHEDULES:
-            raise UserError(
-                f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}"
-            )
-        if self.warmup_steps is not None:
-            if not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
-                raise UserError(f"warmup_steps must be >= 0, got {self.warmup_steps!r}")
-            if self.warmup_steps and self.lr_schedule == "constant":
-                raise UserError("warmup_steps needs lr_schedule 'cosine'")
-        if self.dropout is not None and not 0 <= self.dropout < 1:
-            raise UserError(f"dropout must be in [0, 1), got {self.dropout!r}")
-        if self.clip_norm is not None and not self.clip_norm > 0:
-            raise UserError(f"clip_norm must be > 0, got {self.clip_norm!r}")
-
-    def recipe_name(self):
-        return self.recipe or ("auto" if self.minutes is not None else "lab")
-
-    def chosen(self):
-        """The settings given for the recipe to keep (None: the recipe's choice)."""
-        return {k: getattr(self, k) for k in ("steps", *RECIPE_FIELDS)}
 
 
 def learning_rate(config):

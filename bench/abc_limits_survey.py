@@ -70,6 +70,8 @@ def numbers(tune):
                     found["ending"] += [int(n) for n in re.split(r"[,-]", token[name])]
             if token["tuplet"]:
                 found["tuplet number"] += [int(n) for n in token["tuplet"].split(":") if n]
+                if slurs:
+                    found["tuplets under a slur"].append(len(found["tuplets under a slur"]) + 1)
             if token["rest"]:
                 found["multi-bar rest"].append(int(token["rest"]))
             if token["length"]:
@@ -86,6 +88,7 @@ BOUNDS = {
     "bar lines": limits.MAX_BARS,
     "characters of one bar": limits.MAX_BAR_CHARS,
     "slurs open at once": limits.MAX_OPEN_SLURS,
+    "tuplets under a slur": limits.MAX_SLURRED_TUPLETS,
     "note multiplier": limits.MAX_NOTE_MULTIPLIER,
     "note divisor": limits.MAX_NOTE_DIVISOR,
     "meter beats": limits.MAX_METER_BEATS,

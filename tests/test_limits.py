@@ -253,6 +253,22 @@ def test_row12_slurs_left_open_and_overlong_bars_are_refused_before_music21():
     assert outcome.kind == "user error" and reason in outcome.text, outcome
 
 
+def test_tuplets_under_slurs_are_bounded_before_music21():
+    # found by test_fuzz.py's kind of input: music21's time grows with about the cube of
+    # the tuplets begun under a slur (100 of them took minutes); 33 is the most a real
+    # tune has
+    bar = "((3efg) dg agbdef agg2 |"
+    header = "X:1\nM:4/4\nL:1/8\nK:D\n"
+    many = header + "\n".join([bar] * 100)
+    reason = "bar 41: more than 40 tuplets under slurs in a tune"
+    assert check_song(many).reason == f"bad bar: {reason}"
+    outcome = run_call("tfdl.music.export:abc_to_midi", many, "/tmp/tfdl-never-written.mid")
+    assert outcome.kind == "user error" and reason in outcome.text, outcome
+    assert limits.tune_problem(header + "\n".join([bar] * 40)) is None
+    unslurred = header + "\n".join(["(3efg (dg) agbdef agg2 |"] * 100)  # no tuplet under one
+    assert limits.tune_problem(unslurred) is None
+
+
 def test_a_tune_at_the_size_and_bar_limits_is_still_read():
     text = "X:1\nM:4/4\nL:1/8\nK:C\n" + "CDEF GABc|" * limits.MAX_BARS
     assert check_bars(text).metrical

@@ -24,6 +24,7 @@ tune size, characters      1,340, 2,438           6,000
 bar lines in a tune        88, 133                192
 characters of one bar      41, 75                 160
 slurs open at once         3, 3                   16
+tuplets under a slur       33, 33                 40
 note length multiplier     8, 8                   64
 note length divisor        8, 8                   64
 meter numerator (beats)    12, 12                 32
@@ -39,11 +40,14 @@ tempo beat ``Q:3/8=``      3/8, 3/8               16/64
 
 The size and bar bounds keep music21's parse of a tune to a few seconds: its time
 grows with the square of the bars when they are overfull (measured on a shared
-2-core machine: 128 such bars 0.7 s, 256 bars 6 s, 800 bars 40 s; 200 long bars
-of 7,400 characters 6.5 s; 200 slurs left open 13 s; one bar 200 times too long,
-2,400 characters, 6 s). The studio's songs (a prime of 2,000 characters and
-2,000 more) stay within them. The note length bound keeps music21's layout of one
-note fast (``B256`` takes 0.5 s, ``B1024`` 5 s).
+2-core machine: 128 such bars 0.7 s, 256 bars 6 s, 800 bars 40 s; 200 long bars of
+7,400 characters 6.5 s; 200 slurs left open 13 s; one bar 200 times too long, 2,400
+characters, 6 s). Tuplets begun under an open slur, ``((3efg)``, cost music21 about
+the cube of their number (on the same machine, busy with training: 33 of them 6 s,
+50 20 s, 64 33 s, 100 135-180 s; 200 slurs with no tuplet, 6 s), so their bound is
+close to the largest real count: 33, in 2 of 3,360 tunes. The studio's songs (a
+prime of 2,000 characters and 2,000 more) stay within them. The note length bound
+keeps music21's layout of one note fast (``B256`` takes 0.5 s, ``B1024`` 5 s).
 
 Pure Python: no TensorFlow, keras or music21 here.
 """
@@ -57,6 +61,7 @@ MAX_TUNE_CHARS = 6_000
 MAX_BARS = 192  # bar lines in a tune
 MAX_BAR_CHARS = 160  # characters of music in one bar (annotations and spaces not counted)
 MAX_OPEN_SLURS = 16  # slurs begun and not yet ended
+MAX_SLURRED_TUPLETS = 40  # tuplets begun while a slur is open, in a whole tune
 MAX_NOTE_MULTIPLIER = 64
 MAX_NOTE_DIVISOR = 64
 MAX_METER_BEATS = 32  # the numerator, or the sum of an additive one (2+3+2/8)
@@ -213,6 +218,7 @@ def body_problem(text, bar=1, glued=False, line_start=True):
     The message names the bar as the bar reader counts them.
     """
     in_bar, slurs = 0, 0  # characters of music in the bar so far; slurs open
+    slurred_tuplets = 0
     for n, line in enumerate(text.split("\n")):
         if n:
             glued, line_start = False, True
@@ -242,6 +248,9 @@ def body_problem(text, bar=1, glued=False, line_start=True):
             elif token["tuplet"]:
                 numbers = [n for n in token["tuplet"].split(":") if n]
                 problem = _numbers_problem("a tuplet number", numbers, MAX_TUPLET)
+                slurred_tuplets += slurs > 0
+                if slurred_tuplets > MAX_SLURRED_TUPLETS and not problem:
+                    problem = f"more than {MAX_SLURRED_TUPLETS} tuplets under slurs in a tune"
             elif token["rest"]:
                 problem = _numbers_problem("a rest of bars", [token["rest"]], MAX_REST_BARS)
             elif token["length"]:

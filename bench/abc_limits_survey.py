@@ -13,7 +13,8 @@ import re
 from collections import defaultdict
 
 from tfdl.music import abc, limits
-from tfdl.music.limits import _FIELD_LINE, _TOKEN
+from tfdl.music.limits import _TOKEN
+from tfdl.music.notation import FIELD_LINE
 
 SOURCES = ("oneills1850", "ryansMammoth", "airdsAirs")
 
@@ -44,12 +45,12 @@ def numbers(tune):
                 found["tempo"].append(int(tempo[1]))
 
     for line in lines[: key_line + 1]:
-        match = _FIELD_LINE.fullmatch(line.strip())
+        match = FIELD_LINE.fullmatch(line.strip())
         if match:
             field(match[1], match[2])
     in_bar, slurs = 0, 0
     for line in lines[key_line + 1 :]:
-        match = _FIELD_LINE.match(line)
+        match = FIELD_LINE.match(line)
         if match:
             field(match[1], match[2])
             continue

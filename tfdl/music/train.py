@@ -1,6 +1,7 @@
 """Train the music RNN on ABC tunes with the shared trainer (``tfdl music train``)."""
 
 import dataclasses
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -326,75 +327,18 @@ def train_music(
     # together with model.keras, so a crash never leaves a model beside the wrong vocabulary.
     vocab = _vocabulary(out_dir / "checkpoints" / VOCAB_FILE, [*tunes, *train_tunes], resume)
     data_name = str(data) if data is not None else abc.SHIPPED_CORPUS
-    start = start_model = None
+    start_model = None
     if init_from and not resume:
         start_model, vocab = _starting_model(init_from, vocab, config, data_name)
     train_ids = vocab.encode(join_tunes(train_tunes))
-
     lookback = lookback_for(vocab) if config.lookback else None  # BarLookback's settings
-    if resume:
-        run = task.saved_run(out_dir)
-        why, max_seconds = run["recipe"], run["max_seconds"]
-    else:
-        budget = config.minutes * 60 - (time.perf_counter() - started) if config.minutes else None
-        config, why = _choose_recipe(config, budget, train_ids, len(vocab), lookback, log)
-        # The budget left for the trainer: what the data, the probe and the model leave.
-        max_seconds = None
-        if config.minutes:
-            max_seconds = max(1.0, config.minutes * 60 - (time.perf_counter() - started))
-    if start_model is not None:
-        start = _starting_weights(start_model, init_from, config, lookback)
-
-    def train_data(start):  # the batches from step start + 1 on: none replayed on resume
-        return random_windows(train_ids, config.seq_length, config.batch_size, config.seed, start)
-
-    val_data = fixed_windows(
-        vocab.encode(join_tunes(val_tunes)), config.seq_length, config.batch_size
-    )
-
-    def build(config):
-        with strategy.scope():
-            model = music_model(
-                len(vocab), config.embedding_dim, config.rnn_units, config.dropout, lookback
-            )
-            model.build((None, None))
-            if start is not None:
-                model.set_weights(start)
-        return model
-
-    def fit(model, tracker):
-        tracker.log_parameters(
-            {
-                **_flat("recipe", why),
-                "vocab_size": len(vocab),
-                "train_tunes": len(train_tunes),
-                "transposed_tunes": transposed,
-                "val_tunes": len(val_tunes),
-                "data": str(data or abc.corpus_path()),
-            }
-        )
-        with strategy.scope():
-            optimizer = keras.optimizers.Adam(
-                learning_rate(config), global_clipnorm=config.clip_norm
-            )
-        trainer = Trainer(
-            model,
-            optimizer,
-            music_loss,
-            out,
-            _train_config(config, max_seconds),
-            strategy=strategy,
-            tracker=tracker,
-            progress=progress,
-        )
-        vocab.save(out / "checkpoints" / VOCAB_FILE)
-        return trainer.fit(train_data, val_data=val_data, resume=resume)
-
-    def summary(history):
-        val_loss = history.val_losses[-1] if history.val_losses else float("nan")
-        if history.best_step is not None:  # the model holds the weights of its best step
-            val_loss = history.val_losses[history.val_steps.index(history.best_step)]
-        return {
+    config, why, max_seconds = _recipe(config, out_dir, resume, started, train_ids, vocab,
+                                       lookback, log)  # fmt: skip
+    val_ids = vocab.encode(join_tunes(val_tunes))
+    val_data = fixed_windows(val_ids, config.seq_length, config.batch_size)
+    run = _MusicRun(
+        config, strategy, vocab, lookback, train_ids, val_data, why, max_seconds, resume,
+        progress, data=str(data or abc.corpus_path()), facts={
             "vocab_size": len(vocab),
             "train_tunes": len(train_tunes),
             "transposed_tunes": transposed,
@@ -402,7 +346,95 @@ def train_music(
             "held_out_book_tunes": len(book_tunes),
             "data": data_name,
             "init_from": str(init_from) if init_from else None,
-            "recipe_why": why,
+        },
+    )  # fmt: skip
+    if start_model is not None:
+        run.start = _starting_weights(start_model, init_from, config, lookback)
+    with worker_out_dir(out_dir, strategy) as out:
+        return run.train(out, tracking if is_chief(strategy) else "off")
+
+
+def _recipe(config, out_dir, resume, started, train_ids, vocab, lookback, log):
+    """``(config, why, max_seconds)``: the run's settings with its recipe's choices, the
+    reasons for them, and the time budget left for the trainer (None: no budget). A
+    resumed run's come from its record."""
+    if resume:
+        run = task.saved_run(out_dir)
+        return config, run["recipe"], run["max_seconds"]
+    budget = config.minutes * 60 - (time.perf_counter() - started) if config.minutes else None
+    config, why = _choose_recipe(config, budget, train_ids, len(vocab), lookback, log)
+    # The budget left for the trainer: what the data, the probe and the model leave.
+    max_seconds = None
+    if config.minutes:
+        max_seconds = max(1.0, config.minutes * 60 - (time.perf_counter() - started))
+    return config, why, max_seconds
+
+
+@dataclass
+class _MusicRun:
+    """A music run, prepared: what `task.run_training` calls back to train it."""
+
+    config: MusicConfig
+    strategy: object
+    vocab: Vocabulary
+    lookback: dict | None  # BarLookback's settings, or None: a MusicRNN
+    train_ids: object  # the encoded training tunes
+    val_data: object  # a tf.data.Dataset of the validation tunes' windows
+    why: dict  # the recipe's reasons
+    max_seconds: float | None
+    resume: bool
+    progress: bool
+    data: str  # where the tunes came from, for the tracker
+    facts: dict  # the settings' counts and sources
+    start: list | None = None  # the weights to start from (--init-from)
+
+    def train(self, out, tracking):
+        record = {"recipe": self.why, "max_seconds": self.max_seconds}
+        return task.run_training(
+            "music", self.config, out, {}, self.build, functools.partial(self.fit, out),
+            _no_test, tracking=tracking, resume=self.resume, record=record,
+            summary=self.summary, save=self.save,
+        )  # fmt: skip
+
+    def build(self, config):
+        with self.strategy.scope():
+            model = music_model(len(self.vocab), config.embedding_dim, config.rnn_units,
+                                config.dropout, self.lookback)  # fmt: skip
+            model.build((None, None))
+            if self.start is not None:
+                model.set_weights(self.start)
+        return model
+
+    def fit(self, out, model, tracker):
+        config = self.config
+        counts = ("vocab_size", "train_tunes", "transposed_tunes", "val_tunes")
+        parameters = {**_flat("recipe", self.why), **{k: self.facts[k] for k in counts}}
+        tracker.log_parameters({**parameters, "data": self.data})
+        with self.strategy.scope():
+            optimizer = keras.optimizers.Adam(
+                learning_rate(config), global_clipnorm=config.clip_norm
+            )
+        trainer = Trainer(
+            model, optimizer, music_loss, out, _train_config(config, self.max_seconds),
+            strategy=self.strategy, tracker=tracker, progress=self.progress,
+        )  # fmt: skip
+
+        def train_data(start):  # the batches from step start + 1 on: none replayed on resume
+            return random_windows(
+                self.train_ids, config.seq_length, config.batch_size, config.seed, start
+            )
+
+        self.vocab.save(out / "checkpoints" / VOCAB_FILE)
+        return trainer.fit(train_data, val_data=self.val_data, resume=self.resume)
+
+    def summary(self, history):
+        """The settings the history gives: the validation loss of the weights kept."""
+        val_loss = history.val_losses[-1] if history.val_losses else float("nan")
+        if history.best_step is not None:  # the model holds the weights of its best step
+            val_loss = history.val_losses[history.val_steps.index(history.best_step)]
+        return {
+            **self.facts,
+            "recipe_why": self.why,
             "val_loss": val_loss,
             "best_step": history.best_step,
             "val_bits_per_char": val_loss / math.log(2),
@@ -410,26 +442,20 @@ def train_music(
             "train_seconds": round(history.seconds[-1] if history.seconds else 0.0, 1),
         }
 
-    def save(out, model, settings, tracker):
-        save_music_model(out, model, vocab, settings)
-        if config.sample_songs and not settings["interrupted"]:
-            _sample_songs(out, model, vocab, config, settings["steps_done"], tracker)
-
-    def no_test(model, tracker):  # scored on the validation tunes, in summary
-        return {}
-
-    tracking = tracking if is_chief(strategy) else "off"
-    with worker_out_dir(out_dir, strategy) as out:
-        return task.run_training(
-            "music", config, out, {}, build, fit, no_test, tracking=tracking, resume=resume,
-            record={"recipe": why, "max_seconds": max_seconds}, summary=summary, save=save,
-        )  # fmt: skip
+    def save(self, out, model, settings, tracker):
+        """model.keras, vocab.json and settings.json; then samples.abc, the model's songs
+        as a check by ear (also to the tracker)."""
+        save_music_model(out, model, self.vocab, settings)
+        n = self.config.sample_songs
+        if not n or settings["interrupted"]:
+            return
+        songs = SongSampler(model, self.vocab).sample(n, length=1500, seed=self.config.seed)
+        (out / "samples.abc").write_text("\n\n".join(songs) + "\n")
+        tracker.log_asset(out / "samples.abc")
+        for i, song in enumerate(songs, 1):
+            tracker.log_text(song, metadata={"sample": i, "step": settings["steps_done"]})
 
 
-def _sample_songs(out_dir, model, vocab, config, step, tracker):
-    """samples.abc: the model's songs, as a check by ear; also to the tracker."""
-    songs = SongSampler(model, vocab).sample(config.sample_songs, length=1500, seed=config.seed)
-    (out_dir / "samples.abc").write_text("\n\n".join(songs) + "\n")
-    tracker.log_asset(out_dir / "samples.abc")
-    for n, song in enumerate(songs, 1):
-        tracker.log_text(song, metadata={"sample": n, "step": step})
+def _no_test(model, tracker):
+    """Music has no test split: the validation tunes score it (`_MusicRun.summary`)."""
+    return {}

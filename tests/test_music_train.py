@@ -128,3 +128,29 @@ def test_a_held_out_book_is_out_of_training_and_validation_and_scored_on_its_own
         settings["train_tunes"],
         settings["val_tunes"],
     )
+
+
+@pytest.mark.slow
+def test_a_run_recorded_before_its_run_json_held_data_resumes_and_records_the_resume(
+    tunes_file, tmp_path
+):
+    import json
+
+    from tfdl.music.train import train_music
+
+    out = tmp_path / "old"
+    config = MusicConfig(steps=2, rnn_units=8, embedding_dim=4, batch_size=2, seq_length=20,
+                         sample_songs=0, checkpoint_every=2)  # fmt: skip
+    train_music(config, out, tunes_file, tracking="off", progress=False)
+    path = out / "checkpoints" / "run.json"
+    run = json.loads(path.read_text())
+    assert set(run) == {"config", "data", "recipe", "max_seconds"}
+    del run["data"]  # as tfdl wrote it before music went through task.run_training
+    path.write_text(json.dumps(run))
+    resumed = train_music(
+        MusicConfig(steps=4), out, tunes_file, resume=True, tracking="off", progress=False
+    )
+    assert (resumed["task"], resumed["steps_done"]) == ("music", 4)
+    again = json.loads(path.read_text())  # the record says where the run goes now
+    assert again["config"] == {**run["config"], "steps": 4, "sample_songs": 3}
+    assert again["recipe"] == run["recipe"] and again["max_seconds"] is None

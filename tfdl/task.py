@@ -1,17 +1,23 @@
-"""The skeleton every task's ``train`` follows (digits, faces): one place for the run.
+"""The skeleton every task's ``train`` follows (digits, faces, music): one place for the run.
 
     refuse a directory that already holds a run (unless resuming it) -> record the
     run's settings -> seed -> build the model -> start tracking -> fit -> evaluate ->
-    save model.keras and settings.json -> end tracking
+    save the model directory -> end tracking
 
 The task brings what differs: its data (loaded before, described by a small dict), how
-to build the model, how to fit it and how to evaluate it. The tracker always ends, also
-when training fails, so an offline Comet archive is never left half-written.
+to build the model, how to fit it and how to evaluate it; if it needs, also what else
+its run records, settings drawn from the history and how it saves (music: a recipe, the
+validation loss of the weights kept, a vocabulary beside the model and songs after it).
+The tracker always ends, also when training fails, so an offline Comet archive is never
+left half-written.
 
 Resume: a run records its config and data beside its checkpoints
-(``checkpoints/run.json``, as the music trainer does). `resumed_config` gives the
-config to resume with and refuses one that differs from the recorded one, naming the
-setting; `run_training` does the same for the data.
+(``checkpoints/run.json``). `resumed_config` gives the config to resume with and refuses
+one that differs from the recorded one, naming the setting; `run_training` does the
+same for the data.
+
+Several workers: each runs the same ``train`` into the directory that
+`tfdl.command.worker_out_dir` gives it, so only the chief's files stay.
 """
 
 import dataclasses
@@ -51,12 +57,32 @@ def refuse_changes(now, saved, free=()):
             )
 
 
-def resumed_config(config_class, config, out_dir):
-    """The config that resumes the run in ``out_dir``: its own when ``config`` is None,
-    else ``config``, which must equal it but for more ``epochs``.
+def refuse_to_overwrite(out_dir):
+    """A `CheckpointError` when ``out_dir`` already holds a run's checkpoints (a fresh run
+    there would interleave its checkpoints with theirs)."""
+    if CheckpointDir(Path(out_dir) / "checkpoints").latest() is not None:
+        raise CheckpointError(
+            f"{out_dir} already holds checkpoints: pass --resume, or train into another --out"
+        )
 
-    Raises CheckpointError when ``out_dir`` holds nothing to resume, and ValueError
-    naming the first setting that differs.
+
+def no_fewer_epochs(config, saved):
+    """The epoch tasks' resume rule: train on, never back."""
+    if config.epochs < saved["epochs"]:
+        raise UserError(
+            f"epochs is {config.epochs} but the run being resumed planned {saved['epochs']}: "
+            "resume with as many epochs or more"
+        )
+
+
+def resumed_config(config_class, config, out_dir, free=("epochs",), check=no_fewer_epochs):
+    """The config that resumes the run in ``out_dir``: its own when ``config`` is None,
+    else its own with the settings named in ``free`` taken from ``config``.
+
+    Every other setting ``config`` gives (not None) must equal the run's, and
+    ``check(config, saved)`` may refuse more (by default fewer ``epochs``). Raises
+    CheckpointError when ``out_dir`` holds nothing to resume, and ValueError naming the
+    first setting that differs.
     """
     out_dir = Path(out_dir)
     if CheckpointDir(out_dir / "checkpoints").latest() is None:
@@ -68,16 +94,14 @@ def resumed_config(config_class, config, out_dir):
             f"(checkpoints/{RUN_FILE}): cannot resume them"
         )
     saved = run["config"]
+    names = {f.name for f in dataclasses.fields(config_class)}
+    kept = {k: v for k, v in saved.items() if k in names}
     if config is None:
-        names = {f.name for f in dataclasses.fields(config_class)}
-        return config_class(**{k: v for k, v in saved.items() if k in names})
-    refuse_changes(_as_json(dataclasses.asdict(config)), saved, free=("epochs",))
-    if config.epochs < saved["epochs"]:
-        raise UserError(
-            f"epochs is {config.epochs} but the run being resumed planned {saved['epochs']}: "
-            "resume with as many epochs or more"
-        )
-    return config
+        return config_class(**kept)
+    given = {k: v for k, v in _as_json(dataclasses.asdict(config)).items() if v is not None}
+    refuse_changes(given, saved, free=free)
+    check(config, saved)
+    return config_class(**{**kept, **{k: v for k, v in given.items() if k in free}})
 
 
 def resumed_data(out_dir, data, file_sources):
@@ -90,8 +114,9 @@ def resumed_data(out_dir, data, file_sources):
 
 
 def run_training(
-    task, config, out_dir, data, build, fit, evaluate, *, tracking, resume=False, checkpoints=True
-):
+    task, config, out_dir, data, build, fit, evaluate, *, tracking, resume=False,
+    checkpoints=True, record=None, summary=None, save=None,
+):  # fmt: skip
     """Train, evaluate and save one model; returns its settings (as saved).
 
     Args:
@@ -112,17 +137,16 @@ def run_training(
         checkpoints: ``fit`` writes checkpoints: refuse an ``out_dir`` that already
             holds some (unless resuming) and record the run's settings beside them
             (False for a training loop that writes none).
+        record: more JSON-able entries of the run's record (``checkpoints/run.json``),
+            beside ``config`` and ``data`` (music: its recipe's reasons and budget).
+        summary: ``summary(history) -> {name: value}``, more settings drawn from the
+            history (music: the validation loss of the weights kept); they come last
+            and may replace the skeleton's own (``train_seconds``).
+        save: ``save(out_dir, model, settings, tracker)`` writes the model directory
+            (default: `tfdl.saving.save_model_dir`, model.keras and settings.json).
     """
     out_dir = Path(out_dir)
-    if resume:
-        refuse_changes(_as_json(data), saved_run(out_dir)["data"])
-    elif checkpoints and CheckpointDir(out_dir / "checkpoints").latest() is not None:
-        raise CheckpointError(
-            f"{out_dir} already holds checkpoints: pass --resume, or train into another --out"
-        )
-    if checkpoints:  # resumed, the same settings, but perhaps more epochs
-        run = {"config": dataclasses.asdict(config), "data": data}
-        write_text_atomic(out_dir / "checkpoints" / RUN_FILE, json.dumps(run, indent=2))
+    _record_run(out_dir, config, data, resume, checkpoints, record or {})
     keras.utils.set_random_seed(config.seed)
     model = build(config)
     facts = {**dataclasses.asdict(config), **data, "parameters": model.count_params()}
@@ -141,10 +165,26 @@ def run_training(
             "steps_done": history.steps[-1] if history.steps else 0,
             "interrupted": history.interrupted,
             "train_seconds": round(seconds, 1),
+            **(summary(history) if summary else {}),
         }
         settings = json.loads(json.dumps(settings))  # exactly what settings.json holds
-        save_model_dir(out_dir, model, settings)
+        if save is None:
+            save_model_dir(out_dir, model, settings)
+        else:
+            save(out_dir, model, settings, tracker)
         tracker.log_asset(out_dir / SETTINGS_FILE)
         return settings
     finally:
         tracker.end()
+
+
+def _record_run(out_dir, config, data, resume, checkpoints, record):
+    """Refuse to start over a run, or to resume one on other data; then (re)write the
+    run's record (resumed: the same settings, but perhaps more epochs or steps)."""
+    if resume:  # a run recorded before run.json held its data (music) had no check
+        refuse_changes(_as_json(data), saved_run(out_dir).get("data", {}))
+    elif checkpoints:
+        refuse_to_overwrite(out_dir)
+    if checkpoints:
+        run = {"config": dataclasses.asdict(config), "data": data, **record}
+        write_text_atomic(out_dir / "checkpoints" / RUN_FILE, json.dumps(run, indent=2))

@@ -1,16 +1,17 @@
 """Train the music RNN on ABC tunes with the shared trainer (``tfdl music train``)."""
 
 import dataclasses
-import json
+import functools
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
 from tfdl import task
-from tfdl.checkpoints import CheckpointDir, CheckpointError, write_text_atomic
+from tfdl.command import worker_out_dir
 from tfdl.errors import UserError
 from tfdl.music import abc
 from tfdl.music.config import MusicConfig
@@ -22,8 +23,6 @@ from tfdl.music.recipe import fit_recipe, lab_recipe, music_model
 from tfdl.music.saved import VOCAB_FILE, load_music_model, save_music_model
 from tfdl.music.transpose import transpositions
 from tfdl.music.vocab import Vocabulary
-from tfdl.task import RUN_FILE, refuse_changes
-from tfdl.tracking import make_tracker
 from tfdl.training import TrainConfig, Trainer, is_chief
 
 
@@ -113,18 +112,13 @@ def _starting_weights(model, init_from, config, lookback):
 _FREE_ON_RESUME = {"checkpoint_every", "eval_every", "sample_songs", "steps", "minutes"}
 
 
-def _resumed_config(config, saved):
-    """The saved run's config; a setting given now that differs from it is refused."""
-    given = {k: v for k, v in dataclasses.asdict(config).items() if v is not None}
-    refuse_changes(given, saved, free=_FREE_ON_RESUME)
-    if saved["lr_schedule"] == "cosine" and given.get("steps", saved["steps"]) != saved["steps"]:
+def _same_cosine_end(config, saved):
+    """A cosine schedule ends at the run's planned steps: a resume keeps them."""
+    if saved["lr_schedule"] == "cosine" and config.steps not in (None, saved["steps"]):
         raise UserError(
             f"steps is {config.steps} but the run being resumed planned {saved['steps']}, where "
             "its cosine schedule ends: resume without --steps"
         )
-    fields = {f.name for f in dataclasses.fields(MusicConfig)}
-    free = {k: v for k, v in given.items() if k in _FREE_ON_RESUME}
-    return MusicConfig(**{**{k: v for k, v in saved.items() if k in fields}, **free})
 
 
 def _choose_recipe(config, budget_seconds, ids, vocab_size, lookback, log):
@@ -157,6 +151,37 @@ def _intervals(config):
     return {k: min(v, config.steps) for k, v in every.items()}
 
 
+def _train_config(config, max_seconds):
+    """The trainer's settings for a run whose recipe has chosen them all."""
+    # A budgeted run ends with its best validated weights: a long budget on a small
+    # corpus can reach its best before the end, and the user asked for the best model.
+    return TrainConfig(
+        steps=config.steps,
+        max_seconds=max_seconds,
+        keep_best=config.minutes is not None,
+        **_intervals(config),
+    )
+
+
+def _split_tunes(config, data):
+    """``(tunes, train, val, book, transposed)``: the data's tunes (less a held-out
+    book), split for training and validation, the held-out book's tunes, and how many
+    transposed copies ``train`` gained."""
+    if config.hold_out_book and data is not None:
+        raise UserError("--hold-out-book holds out a book of the shipped corpus: drop --data")
+    tunes = abc.load_corpus() if data is None else abc.load_tunes(data)
+    book = []
+    if config.hold_out_book:  # the run's own (a resumed run's from run.json)
+        tunes, book = abc.split_off_book(tunes, config.hold_out_book)
+    train, val = abc.train_val_split(tunes, config.val_fraction, config.seed)
+    transposed = 0
+    if config.transpose:
+        train, transposed = transpositions(train)
+    if not val:
+        raise UserError(f"need at least 2 tunes to hold some out for validation, got {len(tunes)}")
+    return tunes, train, val, book, transposed
+
+
 def train_music(
     config=None,
     out_dir="runs/music",
@@ -180,7 +205,8 @@ def train_music(
             and schedule of the run that wrote it.
         tracking: "off", "offline" or "online" (see `tfdl.tracking`).
         strategy: a ``tf.distribute`` strategy, or None. Under several workers only
-            the chief writes files; every worker needs ``out_dir`` (shared storage).
+            the chief's files stay (`tfdl.command.worker_out_dir`); every worker needs
+            ``out_dir`` (shared storage).
         init_from: a saved model directory to start from (fine-tuning); its
             vocabulary must hold every character of the data (the run keeps it)
             and its sizes must match this run's.
@@ -189,155 +215,160 @@ def train_music(
     started = time.perf_counter()
     config = config or MusicConfig()
     out_dir = Path(out_dir)
-    if not resume and CheckpointDir(out_dir / "checkpoints").latest() is not None:
-        raise CheckpointError(
-            f"{out_dir} already holds checkpoints: pass --resume, or train into another --out"
+    if resume:  # the run's settings, and its recipe's (checkpoints/run.json)
+        config = task.resumed_config(
+            MusicConfig, config, out_dir, free=_FREE_ON_RESUME, check=_same_cosine_end
         )
-    # The checkpoints' record of the run they belong to (tfdl.task's run.json): its
-    # settings and the recipe's reasons, so a resume continues the same run.
-    run_file = out_dir / "checkpoints" / RUN_FILE
-    saved_run = task.saved_run(out_dir) if resume else None
-    if saved_run is not None:
-        config = _resumed_config(config, saved_run["config"])
-    if config.hold_out_book and data is not None:
-        raise UserError("--hold-out-book holds out a book of the shipped corpus: drop --data")
-    tunes = abc.load_corpus() if data is None else abc.load_tunes(data)
-    book_tunes = []
-    if config.hold_out_book:  # the run's own (a resumed run's from run.json)
-        tunes, book_tunes = abc.split_off_book(tunes, config.hold_out_book)
+    else:
+        task.refuse_to_overwrite(out_dir)
+    tunes, train_tunes, val_tunes, book_tunes, transposed = _split_tunes(config, data)
     strategy = strategy or tf.distribute.get_strategy()
     multiworker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
     probing = config.minutes and (config.steps is None or config.recipe_name() == "auto")
-    if multiworker and saved_run is None and probing:
+    if multiworker and not resume and probing:
         raise UserError(
             "--minutes with several workers needs --steps and --recipe lab: each worker "
             "would time its own probe of this machine's speed and choose differently"
         )
-    train_tunes, val_tunes = abc.train_val_split(tunes, config.val_fraction, config.seed)
-    transposed = 0
-    if config.transpose:
-        train_tunes, transposed = transpositions(train_tunes)
-    if not val_tunes:
-        raise UserError(f"need at least 2 tunes to hold some out for validation, got {len(tunes)}")
     # The checkpoints' own copy of the vocabulary; out_dir/vocab.json is only replaced
     # together with model.keras, so a crash never leaves a model beside the wrong vocabulary.
-    checkpoint_vocab = out_dir / "checkpoints" / VOCAB_FILE
-    vocab = _vocabulary(checkpoint_vocab, [*tunes, *train_tunes], resume)  # transposed too
+    vocab = _vocabulary(out_dir / "checkpoints" / VOCAB_FILE, [*tunes, *train_tunes], resume)
     data_name = str(data) if data is not None else abc.SHIPPED_CORPUS
-    start = start_model = None
+    start_model = None
     if init_from and not resume:
         start_model, vocab = _starting_model(init_from, vocab, config, data_name)
     train_ids = vocab.encode(join_tunes(train_tunes))
-
     lookback = lookback_for(vocab) if config.lookback else None  # BarLookback's settings
-    if saved_run is not None:
-        why, max_seconds = saved_run["recipe"], saved_run["max_seconds"]
-    else:
-        budget = config.minutes * 60 - (time.perf_counter() - started) if config.minutes else None
-        config, why = _choose_recipe(config, budget, train_ids, len(vocab), lookback, log)
-        # The budget left for the trainer: what the data, the probe and the model leave.
-        max_seconds = None
-        if config.minutes:
-            max_seconds = max(1.0, config.minutes * 60 - (time.perf_counter() - started))
-    if start_model is not None:
-        start = _starting_weights(start_model, init_from, config, lookback)
-    chief = is_chief(strategy)
-    if saved_run is None and chief:
-        run = {"config": dataclasses.asdict(config), "recipe": why, "max_seconds": max_seconds}
-        write_text_atomic(run_file, json.dumps(run, indent=2))
-
+    config, why, max_seconds = _recipe(config, out_dir, resume, started, train_ids, vocab,
+                                       lookback, log)  # fmt: skip
     val_ids = vocab.encode(join_tunes(val_tunes))
     train_offers = val_offers = None  # a lookback model's offers, read over whole tunes
     if lookback is not None:
         reader = BarLookback(**lookback)
         train_offers, val_offers = text_offers(reader, train_ids), text_offers(reader, val_ids)
-
-    def train_data(start):  # the batches from step start + 1 on: none replayed on resume
-        return random_windows(
-            train_ids, config.seq_length, config.batch_size, config.seed, start, train_offers
-        )
-
     val_data = fixed_windows(val_ids, config.seq_length, config.batch_size, val_offers)
-
-    with strategy.scope():
-        keras.utils.set_random_seed(config.seed)
-        model = music_model(
-            len(vocab), config.embedding_dim, config.rnn_units, config.dropout, lookback
-        )
-        model.build((None, None))
-        if start is not None:
-            model.set_weights(start)
-        optimizer = keras.optimizers.Adam(learning_rate(config), global_clipnorm=config.clip_norm)
-
-    tracking = tracking if chief else "off"
-    tracker = make_tracker(tracking, out_dir, experiment_name=f"music-{out_dir.name}")
-    tracker.log_parameters(
-        {
-            **dataclasses.asdict(config),
-            **_flat("recipe", why),
+    run = _MusicRun(
+        config, strategy, vocab, lookback, train_ids, val_data, why, max_seconds, resume,
+        progress, data=str(data or abc.corpus_path()), train_offers=train_offers, facts={
             "vocab_size": len(vocab),
-            "train_tunes": len(train_tunes),
-            "transposed_tunes": transposed,
-            "val_tunes": len(val_tunes),
-            "data": str(data or abc.corpus_path()),
-            "parameters": model.count_params(),
-        }
-    )
-    # A budgeted run ends with its best validated weights: a long budget on a small
-    # corpus can reach its best before the end, and the user asked for the best model.
-    train_config = TrainConfig(
-        steps=config.steps,
-        max_seconds=max_seconds,
-        keep_best=config.minutes is not None,
-        **_intervals(config),
-    )
-    trainer = Trainer(
-        model,
-        optimizer,
-        music_loss,
-        out_dir,
-        train_config,
-        strategy=strategy,
-        tracker=tracker,
-        progress=progress,
-    )
-    if chief:
-        vocab.save(checkpoint_vocab)
-    try:
-        history = trainer.fit(train_data, val_data=val_data, resume=resume)
-        val_loss = history.val_losses[-1] if history.val_losses else float("nan")
-        if history.best_step is not None:  # the model holds the weights of its best step
-            val_loss = history.val_losses[history.val_steps.index(history.best_step)]
-        settings = {
-            **dataclasses.asdict(config),
-            "vocab_size": len(vocab),
-            "parameters": model.count_params(),
-            "steps_done": history.steps[-1] if history.steps else 0,
-            "interrupted": history.interrupted,
             "train_tunes": len(train_tunes),
             "transposed_tunes": transposed,
             "val_tunes": len(val_tunes),
             "held_out_book_tunes": len(book_tunes),
             "data": data_name,
             "init_from": str(init_from) if init_from else None,
-            "recipe_why": why,
+        },
+    )  # fmt: skip
+    if start_model is not None:
+        run.start = _starting_weights(start_model, init_from, config, lookback)
+    with worker_out_dir(out_dir, strategy) as out:
+        return run.train(out, tracking if is_chief(strategy) else "off")
+
+
+def _recipe(config, out_dir, resume, started, train_ids, vocab, lookback, log):
+    """``(config, why, max_seconds)``: the run's settings with its recipe's choices, the
+    reasons for them, and the time budget left for the trainer (None: no budget). A
+    resumed run's come from its record."""
+    if resume:
+        run = task.saved_run(out_dir)
+        return config, run["recipe"], run["max_seconds"]
+    budget = config.minutes * 60 - (time.perf_counter() - started) if config.minutes else None
+    config, why = _choose_recipe(config, budget, train_ids, len(vocab), lookback, log)
+    # The budget left for the trainer: what the data, the probe and the model leave.
+    max_seconds = None
+    if config.minutes:
+        max_seconds = max(1.0, config.minutes * 60 - (time.perf_counter() - started))
+    return config, why, max_seconds
+
+
+@dataclass
+class _MusicRun:
+    """A music run, prepared: what `task.run_training` calls back to train it."""
+
+    config: MusicConfig
+    strategy: object
+    vocab: Vocabulary
+    lookback: dict | None  # BarLookback's settings, or None: a MusicRNN
+    train_ids: object  # the encoded training tunes
+    val_data: object  # a tf.data.Dataset of the validation tunes' windows
+    why: dict  # the recipe's reasons
+    max_seconds: float | None
+    resume: bool
+    progress: bool
+    data: str  # where the tunes came from, for the tracker
+    facts: dict  # the settings' counts and sources
+    start: list | None = None  # the weights to start from (--init-from)
+    train_offers: object = None  # a lookback model's offers for train_ids (`text_offers`)
+
+    def train(self, out, tracking):
+        record = {"recipe": self.why, "max_seconds": self.max_seconds}
+        return task.run_training(
+            "music", self.config, out, {}, self.build, functools.partial(self.fit, out),
+            _no_test, tracking=tracking, resume=self.resume, record=record,
+            summary=self.summary, save=self.save,
+        )  # fmt: skip
+
+    def build(self, config):
+        with self.strategy.scope():
+            model = music_model(len(self.vocab), config.embedding_dim, config.rnn_units,
+                                config.dropout, self.lookback)  # fmt: skip
+            model.build((None, None))
+            if self.start is not None:
+                model.set_weights(self.start)
+        return model
+
+    def fit(self, out, model, tracker):
+        config = self.config
+        counts = ("vocab_size", "train_tunes", "transposed_tunes", "val_tunes")
+        parameters = {**_flat("recipe", self.why), **{k: self.facts[k] for k in counts}}
+        tracker.log_parameters({**parameters, "data": self.data})
+        with self.strategy.scope():
+            optimizer = keras.optimizers.Adam(
+                learning_rate(config), global_clipnorm=config.clip_norm
+            )
+        trainer = Trainer(
+            model, optimizer, music_loss, out, _train_config(config, self.max_seconds),
+            strategy=self.strategy, tracker=tracker, progress=self.progress,
+        )  # fmt: skip
+
+        def train_data(start):  # the batches from step start + 1 on: none replayed on resume
+            return random_windows(
+                self.train_ids, config.seq_length, config.batch_size, config.seed, start,
+                self.train_offers,
+            )  # fmt: skip
+
+        self.vocab.save(out / "checkpoints" / VOCAB_FILE)
+        return trainer.fit(train_data, val_data=self.val_data, resume=self.resume)
+
+    def summary(self, history):
+        """The settings the history gives: the validation loss of the weights kept."""
+        val_loss = history.val_losses[-1] if history.val_losses else float("nan")
+        if history.best_step is not None:  # the model holds the weights of its best step
+            val_loss = history.val_losses[history.val_steps.index(history.best_step)]
+        return {
+            **self.facts,
+            "recipe_why": self.why,
             "val_loss": val_loss,
             "best_step": history.best_step,
             "val_bits_per_char": val_loss / math.log(2),
+            # The trainer's clock, which a resume continues: the whole run's time.
             "train_seconds": round(history.seconds[-1] if history.seconds else 0.0, 1),
         }
-        if not chief:
-            return settings
-        save_music_model(out_dir, model, vocab, settings)
-        tracker.log_asset(out_dir / "settings.json")
-        if config.sample_songs and not history.interrupted:
-            songs = SongSampler(model, vocab).sample(
-                config.sample_songs, length=1500, seed=config.seed
-            )
-            (out_dir / "samples.abc").write_text("\n\n".join(songs) + "\n")
-            tracker.log_asset(out_dir / "samples.abc")
-            for n, song in enumerate(songs, 1):
-                tracker.log_text(song, metadata={"sample": n, "step": settings["steps_done"]})
-        return settings
-    finally:
-        tracker.end()
+
+    def save(self, out, model, settings, tracker):
+        """model.keras, vocab.json and settings.json; then samples.abc, the model's songs
+        as a check by ear (also to the tracker)."""
+        save_music_model(out, model, self.vocab, settings)
+        n = self.config.sample_songs
+        if not n or settings["interrupted"]:
+            return
+        songs = SongSampler(model, self.vocab).sample(n, length=1500, seed=self.config.seed)
+        (out / "samples.abc").write_text("\n\n".join(songs) + "\n")
+        tracker.log_asset(out / "samples.abc")
+        for i, song in enumerate(songs, 1):
+            tracker.log_text(song, metadata={"sample": i, "step": settings["steps_done"]})
+
+
+def _no_test(model, tracker):
+    """Music has no test split: the validation tunes score it (`_MusicRun.summary`)."""
+    return {}

@@ -38,7 +38,7 @@ itself), cheap (no weights, a few comparisons per step) and keeps the model an L
 that runs on cuDNN; the sampler needs only the state to grow.
 
 One implementation of the reading serves training and generation: `BarLookback.step`
-advances one character, in sampling step by step and over a text under ``tf.scan``.
+advances one character, in sampling step by step and over a text in a ``tf.while_loop``.
 Training reads the offers of its whole training text once (`text_offers`) and cuts
 them beside each window, so a window in the middle of a tune has the offers the
 sampler would have there; read from the window alone, the part offer would almost
@@ -234,12 +234,19 @@ class BarLookback(keras.layers.Layer):
 
     @tf.function(reduce_retracing=True)
     def _scan(self, ids, state):
-        def advance(carry, ids_t):
-            return self.step(ids_t, carry[1])
+        # a while loop, not tf.scan: scan would keep every step's state, (time, batch,
+        # state_size) int32, 4.5 GB for the training text read 256 tunes at a time
+        steps = tf.shape(ids)[1]
 
-        first = (tf.zeros([tf.shape(ids)[0], 2 * self.offers], tf.int32), state)
-        offers, states = tf.scan(advance, tf.transpose(ids), initializer=first)
-        return tf.transpose(offers, [1, 0, 2]), states[-1]
+        def advance(t, state, offers):
+            offered, state = self.step(ids[:, t], state)
+            return t + 1, state, offers.write(t, offered)
+
+        offers = tf.TensorArray(tf.int32, size=steps, element_shape=[None, 2 * self.offers])
+        _, state, offers = tf.while_loop(
+            lambda t, *_: t < steps, advance, (tf.constant(0), state, offers)
+        )
+        return tf.transpose(offers.stack(), [1, 0, 2]), state  # (batch, time, 2 * offers)
 
     def call(self, inputs, initial_state=None):
         """``(offers (batch, time, 2 * self.offers), final state)`` for ids ``(batch, time)``."""

@@ -148,6 +148,7 @@ class Event:
     endings: tuple = ()
     meter: int | None = None  # the bar length in force, in ticks (None: free meter)
     meter_text: str = ""
+    voice: str = ""  # the V: it is in ("" before any): voices are played side by side
 
 
 @dataclass
@@ -181,6 +182,7 @@ class BarReader:
     header_parts: frozenset = frozenset()  # the parts P: in the header plays, e.g. ABA
     parts: frozenset = frozenset()  # the parts the body labels (P:A or [P:A])
     hornpipe: bool = False  # R:hornpipe
+    voice: str = ""  # the voice being read (V:1 or [V:1]); the check reads voices in turn
 
     @classmethod
     def from_header(cls, header_lines):
@@ -213,10 +215,17 @@ class BarReader:
         time event, so playing a tune through walks a few events per bar, not per note."""
         last = self.events[-1] if self.events else None
         if last is not None and last.kind == "time" and last.bar == self.bar:
-            if last.meter_text == self.meter_text:
+            if last.meter_text == self.meter_text and last.voice == self.voice:
                 last.duration += duration
                 return _Note(duration, pitch, last)
-        event = Event("time", self.bar, duration, meter=self.meter, meter_text=self.meter_text)
+        event = Event(
+            "time",
+            self.bar,
+            duration,
+            meter=self.meter,
+            meter_text=self.meter_text,
+            voice=self.voice,
+        )
         self.events.append(event)
         return _Note(duration, pitch, event)
 
@@ -233,6 +242,8 @@ class BarReader:
             if not re.fullmatch(r"\s*[A-Z]\s*", value):
                 raise BarError(f"bar {self.bar}: P:{value.strip()} must name one part, A to Z")
             self.parts = self.parts | {value.strip()}
+        if key == "V":
+            self.voice = (value.split() or [""])[0]  # "V:1 clef=treble" is voice 1
         if key == "M":
             self.meter = _ticks(meter_length(value))
             self.meter_text = value.strip()
@@ -316,7 +327,7 @@ class BarReader:
             ):
                 match = _ENDING.match(line, pos)
                 numbers = _ending_numbers(match[1])
-                self.events.append(Event("ending", bar, endings=numbers))
+                self.events.append(Event("ending", bar, endings=numbers, voice=self.voice))
                 pos = match.end()
                 self.after_bar = False
                 continue
@@ -337,7 +348,7 @@ class BarReader:
                     kind = "start"
                 else:
                     kind = "single" if mid == "|" else "double"
-                self.events.append(Event("bar", bar, bar_kind=kind))
+                self.events.append(Event("bar", bar, bar_kind=kind, voice=self.voice))
                 self.bar += 1
                 bar = self.bar
                 self.after_bar = self.bar_just_closed = True
@@ -441,7 +452,7 @@ class BarReader:
                     raise BarError(f"bar {bar}: a multi-bar rest needs a meter")
                 last = self._time(self.meter)
                 for _ in range(bars - 1):  # a rest of several bars: each one full
-                    self.events.append(Event("bar", bar, bar_kind="single"))
+                    self.events.append(Event("bar", bar, bar_kind="single", voice=self.voice))
                     last = self._time(self.meter)
                 self.after_bar = False
                 pos = match.end()

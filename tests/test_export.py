@@ -6,6 +6,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pytest
 
+from tfdl.errors import UserError
 from tfdl.music import export
 from tfdl.music.export import (
     MissingToolError,
@@ -16,7 +17,7 @@ from tfdl.music.export import (
     find_synthesiser,
     midi_to_wav,
 )
-from tfdl.music.midi import NoteEvent, play_order, read_midi_notes, score_notes, write_midi
+from tfdl.music.midi import NoteEvent, read_midi_notes, score_notes, write_midi
 from tfdl.music.songs import parse_song
 from tfdl.plots import plot_piano_roll
 
@@ -36,26 +37,8 @@ def tool_or_skip(find):
         pytest.skip(str(e))
 
 
-@pytest.mark.parametrize(
-    "starts, ends, endings, order",
-    [
-        ("000", "000", [{}, {}, {}], [0, 1, 2]),
-        ("100", "010", [{}, {}, {}], [0, 1, 0, 1, 2]),  # |: 0 1 :| 2
-        ("1000", "0100", [{}, {1}, {2}, {}], [0, 1, 0, 2, 3]),  # |: 0 |1 1 :|2 2 | 3
-        ("0100", "1001", [{}] * 4, [0, 0, 1, 2, 3, 1, 2, 3]),  # 0 :: 1 2 3 :|
-        ("000", "110", [{}, {}, {}], [0, 0, 1, 1, 2]),  # unbalanced :| :|
-        ("11", "11", [{1}, {1}], [0, 1]),  # first endings only: each played once
-        # |: 0 |1 1 :| 2 3 :| -- a first ending with no second: the next section repeats too
-        ("1000", "0101", [{}, {1}, {}, {}], [0, 1, 0, 2, 3, 2, 3]),
-    ],
-)
-def test_play_order(starts, ends, endings, order):
-    starts, ends = [c == "1" for c in starts], [c == "1" for c in ends]
-    assert play_order(starts, ends, endings) == order
-
-
 def test_score_notes_expands_repeats_merges_ties_and_skips_grace_notes_and_symbols():
-    assert score_notes(parse_song(ROLL)) == [NoteEvent(*t) for t in ROLL_NOTES]
+    assert score_notes(parse_song(ROLL), ROLL) == [NoteEvent(*t) for t in ROLL_NOTES]
 
 
 def test_abc_to_midi_writes_a_file_music21_reads_back(tmp_path):
@@ -193,6 +176,8 @@ def test_piano_roll_draws_one_bar_per_note(tmp_path):
     assert bars == sorted((s, e - s, pitch) for s, e, pitch in ROLL_NOTES)
     assert (tmp_path / "roll.png").stat().st_size > 1000
     plt.close(fig)
+    with pytest.raises(UserError, match="takes a song's ABC text, not a Score"):
+        plot_piano_roll(parse_song(ROLL))  # a Score does not say the play order
 
 
 def test_a_failing_synthesiser_is_noted_per_song_and_stops_nothing(tmp_path, monkeypatch):

@@ -4,6 +4,8 @@
 # Without a display, matplotlib picks Agg by itself, so saving PNGs works on servers.
 import matplotlib.pyplot as plt
 
+from tfdl.errors import UserError
+
 
 def log_and_close(figures, tracker=None):
     """Log ``{name: Figure}`` to ``tracker`` (when given), then free the figures.
@@ -123,18 +125,21 @@ def plot_prediction_grid(images, labels, probabilities, path=None, rows=5, cols=
     return fig
 
 
-def plot_piano_roll(score_or_abc, path=None, title=None):
+def plot_piano_roll(abc, path=None, title=None):
     """A piano roll of one song: a bar per note, MIDI pitch against time in quarter notes.
 
-    ``score_or_abc`` is a music21 Score or the ABC text of one song (repaired and
-    parsed with `tfdl.music.songs`). Repeats are played out, as in the MIDI file.
-    Saves a PNG when ``path`` is given; returns the matplotlib Figure.
+    ``abc`` is the ABC text of one song (repaired and parsed with `tfdl.music.songs`;
+    a music21 Score is not enough: the play order is read from the text). Repeats are
+    played out, as in the MIDI file. Saves a PNG when ``path`` is given; returns the
+    matplotlib Figure.
     """
     from tfdl.music.midi import score_notes
     from tfdl.music.songs import parse_song, repair_song
 
-    score = parse_song(repair_song(score_or_abc)) if isinstance(score_or_abc, str) else score_or_abc
-    events = score_notes(score)
+    if not isinstance(abc, str):
+        raise UserError(f"plot_piano_roll takes a song's ABC text, not a {type(abc).__name__}")
+    song = repair_song(abc)
+    events = score_notes(parse_song(song), song)
     fig, ax = plt.subplots(figsize=(10, 3.5))
     ax.barh(
         [e.pitch for e in events],
@@ -151,8 +156,8 @@ def plot_piano_roll(score_or_abc, path=None, title=None):
         ticks = [p for p in range(low, high + 1) if p % 12 in (0, 4, 7)] or [low]  # C, E, G
         ax.set_yticks(ticks, [f"{names[p % 12]}{p // 12 - 1}" for p in ticks])
         ax.set_ylim(low - 1, high + 1)
-    if title is None and isinstance(score_or_abc, str):
-        titles = [line[2:].strip() for line in score_or_abc.splitlines() if line.startswith("T:")]
+    if title is None:
+        titles = [line[2:].strip() for line in abc.splitlines() if line.startswith("T:")]
         title = titles[0] if titles else None
     ax.set_title(title or "piano roll")
     ax.set_xlabel("time (quarter notes)")

@@ -138,7 +138,7 @@ def abc_to_midi(abc_text, path):
         score = parse_song(abc_text)
     except Exception as e:  # music21 raises many exception types for bad ABC
         raise UserError(f"music21 cannot parse it ({error_line(e)})") from None
-    events = score_notes(score)
+    events = score_notes(score, abc_text)
     if not events:
         raise UserError("it has no notes")
     return write_midi(events, path, score_tempo(score))

@@ -8,9 +8,10 @@ plays it through the way abcMIDI's ``abc2midi`` does (our test oracle):
   between notes of equal length), tuplets ``(p:q:r``, chords (the first note's length),
   grace notes ``{...}`` (no time), rests ``z`` ``x`` and multi-bar rests ``Z4``, ties;
   ``M:`` and ``L:`` changes on their own line or inline (``[M:3/4]``);
-- bar lines are followed in playback order: ``|: ... :|`` and ``::`` repeat, first and
-  second endings (``|1`` ``:|2`` ``[1``) are played on their pass, and a ``:|`` with no
-  ``|:`` repeats from the last double bar (or the start), as abc2midi assumes;
+- bar lines are followed in playback order (`tfdl.music.playorder`, whose rules the
+  MIDI writer plays too): ``|: ... :|`` and ``::`` repeat, endings (``|1`` ``:|2``
+  ``[1`` ``[1,3``) are played on their pass, and a ``:|`` with no ``|:`` repeats from
+  the last ``:|`` (or the start), as abc2midi assumes;
 - a bar may be short only where music allows it: the first bar (an anacrusis), a
   bar closed by a repeat sign or double bar (it continues after the repeat or in the
   next part: the closing bar completes the anacrusis), and, beyond abc2midi, a bar
@@ -45,6 +46,7 @@ from tfdl.music.notation import (
     NOTE_PATTERN,
     key_index,
 )
+from tfdl.music.playorder import BACK, SAVE, SKIP, OpenRepeat, RepeatError, play_steps
 
 # The decoration letters of ABC 2.1 (section 4.14) and their one-character shorthands.
 DECORATIONS = frozenset(".~HLMOPSTuv")
@@ -146,6 +148,7 @@ class Event:
     endings: tuple = ()
     meter: int | None = None  # the bar length in force, in ticks (None: free meter)
     meter_text: str = ""
+    voice: str = ""  # the V: it is in ("" before any): voices are played side by side
 
 
 @dataclass
@@ -179,6 +182,7 @@ class BarReader:
     header_parts: frozenset = frozenset()  # the parts P: in the header plays, e.g. ABA
     parts: frozenset = frozenset()  # the parts the body labels (P:A or [P:A])
     hornpipe: bool = False  # R:hornpipe
+    voice: str = ""  # the voice being read (V:1 or [V:1]); the check reads voices in turn
 
     @classmethod
     def from_header(cls, header_lines):
@@ -211,10 +215,17 @@ class BarReader:
         time event, so playing a tune through walks a few events per bar, not per note."""
         last = self.events[-1] if self.events else None
         if last is not None and last.kind == "time" and last.bar == self.bar:
-            if last.meter_text == self.meter_text:
+            if last.meter_text == self.meter_text and last.voice == self.voice:
                 last.duration += duration
                 return _Note(duration, pitch, last)
-        event = Event("time", self.bar, duration, meter=self.meter, meter_text=self.meter_text)
+        event = Event(
+            "time",
+            self.bar,
+            duration,
+            meter=self.meter,
+            meter_text=self.meter_text,
+            voice=self.voice,
+        )
         self.events.append(event)
         return _Note(duration, pitch, event)
 
@@ -231,6 +242,8 @@ class BarReader:
             if not re.fullmatch(r"\s*[A-Z]\s*", value):
                 raise BarError(f"bar {self.bar}: P:{value.strip()} must name one part, A to Z")
             self.parts = self.parts | {value.strip()}
+        if key == "V":
+            self.voice = (value.split() or [""])[0]  # "V:1 clef=treble" is voice 1
         if key == "M":
             self.meter = _ticks(meter_length(value))
             self.meter_text = value.strip()
@@ -314,7 +327,7 @@ class BarReader:
             ):
                 match = _ENDING.match(line, pos)
                 numbers = _ending_numbers(match[1])
-                self.events.append(Event("ending", bar, endings=numbers))
+                self.events.append(Event("ending", bar, endings=numbers, voice=self.voice))
                 pos = match.end()
                 self.after_bar = False
                 continue
@@ -335,7 +348,7 @@ class BarReader:
                     kind = "start"
                 else:
                     kind = "single" if mid == "|" else "double"
-                self.events.append(Event("bar", bar, bar_kind=kind))
+                self.events.append(Event("bar", bar, bar_kind=kind, voice=self.voice))
                 self.bar += 1
                 bar = self.bar
                 self.after_bar = self.bar_just_closed = True
@@ -439,7 +452,7 @@ class BarReader:
                     raise BarError(f"bar {bar}: a multi-bar rest needs a meter")
                 last = self._time(self.meter)
                 for _ in range(bars - 1):  # a rest of several bars: each one full
-                    self.events.append(Event("bar", bar, bar_kind="single"))
+                    self.events.append(Event("bar", bar, bar_kind="single", voice=self.voice))
                     last = self._time(self.meter)
                 self.after_bar = False
                 pos = match.end()
@@ -540,7 +553,7 @@ class BarCheck:
 
 
 def playback_problems(events, pickup_parts=True, at_end=True):
-    """Walk ``events`` in playback order; ``(bad bars, error)``.
+    """Walk ``events`` in playback order (`tfdl.music.playorder`); ``(bad bars, error)``.
 
     A bad bar is ``(written bar, duration, meter length, meter text)``.
 
@@ -552,23 +565,17 @@ def playback_problems(events, pickup_parts=True, at_end=True):
     that it makes the bar too long). ``at_end`` also reports a ``|:`` or an ending
     that never closes.
     """
-    error, repeat_from_start, kinds = _fix_repeats(events)
-    if error:
-        return [], error
     bad = []
     acc = 0  # ticks in the bar being filled
     barno = 0  # bars with music played so far (abc2midi's barno)
+    saved_barno = 0  # barno where the repeat being played started
     opens_part = True  # the bar being filled began at the start or after a part boundary
     meter = None
-    passno, maxpass, expect_repeat = 1, 1, False
-    saved = (0, 0)
-    if repeat_from_start:  # a |: before the first event
-        passno, maxpass, expect_repeat, saved = 1, 2, True, (-1, 0)
-    i, n = 0, len(events)
-    in_ending = False
+    passno = 1
+    bar_of_acc, meter_text = 1, ""
 
     def checkbar():
-        nonlocal acc, barno, opens_part
+        nonlocal acc, barno
         if meter is not None and acc != meter and acc != 0 and (passno == 2 or barno != 0):
             if not (pickup_parts and opens_part and acc < meter and passno == 1):
                 bad.append((bar_of_acc, acc, meter, meter_text))
@@ -582,123 +589,35 @@ def playback_problems(events, pickup_parts=True, at_end=True):
             return True
         return False
 
-    bar_of_acc, meter_text = 1, ""
-    while i < n:
-        e = events[i]
-        if e.kind == "time":
-            if acc == 0:
-                bar_of_acc = e.bar
-            meter, meter_text = e.meter, e.meter_text
-            acc += e.duration
-            i += 1
-            continue
-        kind = kinds.get(i, e.bar_kind) if e.kind == "bar" else "ending"
-        if kind == "single":
-            checkbar()
-            opens_part = False
-        elif kind == "double":
-            in_ending = False
-            opens_part = softcheck()
-        elif kind == "start":
-            in_ending = False
-            opens_part = softcheck()
-            saved = (i, barno)
-            expect_repeat, passno, maxpass = True, 1, 2
-        elif kind == "end":
-            in_ending = False
-            opens_part = softcheck()
-            if passno == 1:
-                if expect_repeat:
-                    passno += 1
-                    i, barno = saved
-                    expect_repeat = False
-            elif passno < maxpass:
-                expect_repeat = False
-                passno += 1
-                i, barno = saved
-        elif kind == "both":
-            in_ending = False
-            opens_part = softcheck()
-            if passno > 1 or not expect_repeat:
-                expect_repeat = True
-                saved = (i, barno)
-                passno, maxpass = 1, 2
-            else:
-                i, barno = saved
-                passno += 1
-        elif kind == "ending":
-            if in_ending:
-                return bad, f"bar {e.bar}: an ending before the last one was closed"
-            if e.endings and passno not in e.endings:
-                i += 1  # skip to the next section boundary
-                while i < n and not (
-                    events[i].kind == "ending"
-                    or (events[i].kind == "bar" and kinds.get(i, events[i].bar_kind) != "single")
-                ):
-                    i += 1
-                barno += 1
-                if i == n and at_end:
-                    return bad, f"bar {e.bar}: an ending is never closed by :| || or |]"
+    try:
+        for i, kind, step_pass, action in play_steps(events):
+            passno = step_pass  # read by checkbar
+            if kind == "time":
+                e = events[i]
+                if acc == 0:
+                    bar_of_acc = e.bar
+                meter, meter_text = e.meter, e.meter_text
+                acc += e.duration
                 continue
-            in_ending = True
-            if maxpass < 4:
-                maxpass = passno + 1
-        i += 1
-    if at_end and expect_repeat and passno == 1:
-        return bad, "a |: is never closed by :|"
+            if kind == "single":
+                checkbar()
+                opens_part = False
+            elif kind != "ending":
+                opens_part = softcheck()
+            # abc2midi counts bars again from where the repeat started; a skipped
+            # ending counts as one bar
+            if action == SAVE:
+                saved_barno = barno
+            elif action == BACK:
+                barno = saved_barno
+            elif action == SKIP:
+                barno += 1
+    except OpenRepeat as e:
+        if at_end:
+            return bad, str(e)
+    except RepeatError as e:
+        return bad, str(e)
     return bad, None
-
-
-def _fix_repeats(events):
-    """Mend repeats as abc2midi 4.84 does: a ``:|``, ``::`` or first ending with no ``|:``
-    before it repeats from the last ``:|`` or from the start of the tune (a double bar
-    is no place a repeat starts from, unless written ``||:``).
-
-    Returns ``(error or None, whether a |: goes before the start, {event index: the
-    bar kind it plays as})``.
-    """
-    expect, plays = False, 0
-    rep_point = None  # the index of the bar a missing |: goes on; None: the start
-    start_inserted = False
-    kinds = {}
-
-    def kind_of(i):
-        return kinds.get(i, events[i].bar_kind)
-
-    def place_start():
-        nonlocal start_inserted
-        if rep_point is None:
-            start_inserted = True
-        else:
-            kinds[rep_point] = "both" if kind_of(rep_point) == "end" else "start"
-
-    for i, e in enumerate(events):
-        if e.kind == "time":
-            continue
-        if e.kind == "ending":
-            if plays == 0 and not expect:
-                if rep_point is not None and kind_of(rep_point) == "end":
-                    return f"bar {e.bar}: an ending after :| needs a |: (or ::) first", False, {}
-                place_start()
-            plays += 1
-            continue
-        kind = e.bar_kind
-        if kind == "start":
-            if expect:
-                return f"bar {e.bar}: a second |: before the first :|", False, {}
-            expect = True
-        elif kind == "end":
-            if not expect and plays < 1:
-                place_start()
-            expect = False
-            rep_point = i
-        elif kind == "both":
-            if not expect:
-                if rep_point is not None:
-                    return f"bar {e.bar}: :: after :| needs a |: (or ::) first", False, {}
-                place_start()
-            expect = True
-    return None, start_inserted, kinds
 
 
 def check_bars(song, pickup_parts=True):

@@ -4,15 +4,22 @@ music21's own ``score.write("midi")`` expands repeats with `music21.repeat.Expan
 and assigns MIDI channels with a quadratic search: on the shipped corpus that takes
 0.3 s for a typical tune and 70 s for one long reel (whose repeats it also expands
 wrongly, 320 notes into 11 352). A folk tune is a melody, so this module does the
-simple thing once: walk the bars in playing order (``|: :|`` repeats played twice,
-first and second endings honoured), merge tied notes, and write one track with
-music21's low-level `music21.midi` classes. Everything is linear in the tune's length.
+simple thing once: walk the bars in playing order, merge tied notes, and write one
+track with music21's low-level `music21.midi` classes. Everything is linear in the
+tune's length. The playing order is the bar check's (`tfdl.music.playorder`, read from
+the ABC text by `tfdl.music.meter.BarReader`): the bars abc2midi is checked against
+are the bars heard, third endings included.
 
 Times are in quarter notes (music21's ``quarterLength``) until the file is written.
 """
 
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
+
+from tfdl.music.meter import TICKS, BarError, BarReader
+from tfdl.music.notation import key_index
+from tfdl.music.playorder import RepeatError, play_order
 
 TICKS_PER_QUARTER = 480
 DEFAULT_QPM = 120  # quarter notes per minute when a tune has no Q: field (as music21)
@@ -30,82 +37,122 @@ class NoteEvent:
     pitch: int
 
 
-def play_order(repeat_starts, repeat_ends, endings):
-    """Bar indices in playing order, given per bar: ``|:`` at its start, ``:|`` at its end,
-    and the endings (set of pass numbers, empty if none) it belongs to.
+def _voice_orders(abc_text, parts):
+    """Per part of the score: ``(bar_lengths, order)`` of its voice in the tune.
 
-    A section runs from the last ``|:`` (or the tune's start, or the bar after the last
-    ``:|``) to a ``:|``; it is played twice, skipping on each pass the bars of endings
-    that do not carry that pass's number. Each ``:|`` sends the player back at most once,
-    and the result is never more than twice as long as the tune, whatever the repeat
-    signs (unbalanced ones are common in generated songs). Third endings are not played.
+    ``bar_lengths`` is ``{written bar: ticks}`` of the voice's bars with music, in
+    written order; ``order`` those bars as played (`tfdl.music.playorder.play_order`,
+    the rules the bar check walks). Voices (``V:``) go with parts in the order they
+    first appear; a score of one part is all the voices in turn, as the bar check reads
+    them (music21 reads voices on interleaved lines so). None for each part when the bar
+    reader or the play order rejects the tune (syntax or repeats abc2midi rejects too:
+    the bar check fails it), or the voices are not the parts.
     """
-    n = len(repeat_ends)
-    order, start, second_pass, i = [], 0, False, 0
-    while i < n and len(order) < 2 * n:
-        if repeat_starts[i] and i != start:
-            start, second_pass = i, False  # a new section begins
-        if endings[i] and (2 if second_pass else 1) not in endings[i]:
-            i += 1  # an ending for the other pass
-            if second_pass and i < n and not endings[i]:
-                start, second_pass = i, False  # a first ending with no second: done
-            continue
-        order.append(i)
-        if repeat_ends[i] and not second_pass:
-            second_pass, i = True, start  # back to the start of the section
-            continue
-        last_of_ending = endings[i] and (i + 1 == n or not endings[i + 1])
-        if repeat_ends[i] or (second_pass and last_of_ending):
-            start, second_pass = i + 1, False  # the section is done
-        i += 1
-    return order
+    lines = abc_text.strip("\n").split("\n")
+    key_line = key_index(lines)
+    if key_line is None:
+        return [None] * parts
+    try:
+        reader = BarReader.from_header(lines[:key_line])
+        reader.feed("\n".join(lines[key_line + 1 :]) + "\n")
+    except BarError:
+        return [None] * parts
+    voices = {}
+    for e in reader.events:
+        voices.setdefault(e.voice, []).append(e)
+    if parts == 1:
+        voices = {"": reader.events}
+    elif len(voices) != parts:
+        return [None] * parts
+    orders = []
+    for events in voices.values():
+        lengths = {}
+        for e in events:
+            if e.kind == "time" and e.duration:
+                lengths[e.bar] = lengths.get(e.bar, 0) + e.duration
+        try:
+            orders.append((lengths, play_order(events)))
+        except RepeatError:
+            return [None] * parts
+    return orders
 
 
-def _bars(part):
-    """``(bar, start, end, endings)`` lists of a part's measures, for `play_order`."""
-    from music21 import bar, spanner, stream
+def _measures_of_bars(measures, bar_lengths):
+    """``{written bar: [measure index, ...]}``: which of a part's music21 measures hold
+    each bar the reader read.
+
+    Bars and measures that take no time are left out on both sides (music21 makes a
+    measure of a ``|]`` after ``|``, the reader a bar with no music). Where music21
+    timed some notes differently (about 1 % of the corpus, e.g. a grace note inside a
+    tuplet) it can split a bar into two measures: each bar then takes measures until
+    they last as long as the bar.
+    """
+    sounding = [k for k, m in enumerate(measures) if m.duration.quarterLength > 0]
+    bars = list(bar_lengths)
+    if len(sounding) == len(bars):
+        return {bar: [k] for bar, k in zip(bars, sounding)}
+    held, ks = {}, iter(sounding)
+    for bar in bars:
+        need, got = Fraction(bar_lengths[bar] * 4, TICKS), Fraction(0)  # in quarter notes
+        held[bar] = []
+        while got < need:
+            k = next(ks, None)
+            if k is None:
+                return held
+            held[bar].append(k)
+            got += Fraction(measures[k].duration.quarterLength)
+    if bars:
+        held[bars[-1]].extend(ks)  # measures music21 has beyond the reader's bars
+    return held
+
+
+def played_measures(part, voice_order):
+    """The indices of a part's music21 measures in playing order.
+
+    ``voice_order`` is the part's ``(bar_lengths, order)`` from `_voice_orders`, or None
+    to play the measures as written, once.
+    """
+    from music21 import stream
 
     measures = list(part.getElementsByClass(stream.Measure))
-    index = {id(m): i for i, m in enumerate(measures)}
-    endings = [set() for _ in measures]
-    for bracket in part.spannerBundle.getByClass(spanner.RepeatBracket):
-        for m in bracket.getSpannedElements():
-            if id(m) in index:
-                endings[index[id(m)]].update(bracket.numberRange or [])
-    starts = [isinstance(m.leftBarline, bar.Repeat) for m in measures]
-    ends = [
-        isinstance(m.rightBarline, bar.Repeat) and m.rightBarline.direction == "end"
-        for m in measures
-    ]
-    return measures, starts, ends, endings
+    if voice_order is None:
+        return list(range(len(measures)))
+    held = _measures_of_bars(measures, voice_order[0])
+    return [k for bar in voice_order[1] for k in held.get(bar, [])]
 
 
-def _timeline(part):
+def _timeline(part, voice_order):
     """``(start, note_or_chord)`` of a part in playing order; start in quarter notes."""
-    measures, starts, ends, endings = _bars(part)
+    from music21 import stream
+
+    measures = list(part.getElementsByClass(stream.Measure))
     if not measures:  # no bar lines at all: the notes as they stand
         return [(float(n.offset), n) for n in part.flatten().notes]
     timeline, now = [], 0.0
-    for i in play_order(starts, ends, endings):
-        m = measures[i]
+    for k in played_measures(part, voice_order):
+        m = measures[k]
         timeline.extend((now + float(n.offset), n) for n in m.flatten().notes)
         now += float(m.duration.quarterLength)
     return timeline
 
 
-def score_notes(score):
+def score_notes(score, abc_text):
     """The notes of a parsed music21 score as heard: list of `NoteEvent` sorted by start.
 
-    Repeats are expanded, tied notes merged into one, chords give one event per pitch;
-    grace notes and chord symbols ("Am" above the staff) have no duration and are left out.
-    Several parts (ABC voices ``V:``) sound together.
+    ``abc_text`` is the tune ``score`` was parsed from: its bars are played in the order
+    of `tfdl.music.playorder` (the order the bar check walks), third endings included.
+    A tune whose syntax or repeats the bar reader rejects is played as written, once.
+    Tied notes are merged into one, chords give one event per pitch; grace notes and
+    chord symbols ("Am" above the staff) have no duration and are left out. Several
+    parts (ABC voices ``V:``) sound together.
     """
     from music21 import harmony
 
+    parts = list(getattr(score, "parts", [])) or [score]
     events = []
-    for part in list(getattr(score, "parts", [])) or [score]:
+    for part, voice_order in zip(parts, _voice_orders(abc_text, len(parts))):
         tied = {}  # pitch -> index in events of a note tied to the next one
-        for start, n in sorted(_timeline(part), key=lambda item: item[0]):
+        for start, n in sorted(_timeline(part, voice_order), key=lambda item: item[0]):
             length = float(n.duration.quarterLength)
             if length <= 0 or isinstance(n, harmony.ChordSymbol):
                 continue

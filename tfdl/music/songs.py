@@ -283,7 +283,7 @@ def check_song(song, min_bars=4, min_notes=8, midi_path=None):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(midi_path) if midi_path is not None else Path(tmp) / "song.mid"
         try:
-            events = score_notes(score)
+            events = score_notes(score, song)
             write_midi(events, path, score_tempo(score))
             heard = len(read_midi_notes(path))
         except Exception as e:

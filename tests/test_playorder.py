@@ -123,5 +123,6 @@ def test_the_midi_writer_plays_the_bars_the_check_walks_on_every_shipped_tune():
             timed_otherwise.append(n)  # music21 gives some notes other lengths
     assert len(tunes) == 3360 and voiced <= 1
     # 39 shipped tunes have a bar music21 times otherwise than abc2midi (a grace note in
-    # a tuplet, an inline L:); their bars are still played in the check's order.
+    # a tuplet, an inline L:), measured with this test; their bars are still played in
+    # the check's order. The bound is that count and one more.
     assert len(timed_otherwise) <= 40, timed_otherwise

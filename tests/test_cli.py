@@ -112,12 +112,15 @@ def test_evaluate_split_scores_the_held_out_tunes_apart(trained, tunes_file, cap
 def test_resume_continues_to_the_new_step_count(tunes_file, tmp_path, capsys):
     out = tmp_path / "run"
     args = ["music", "train", "--data", str(tunes_file), "--out", str(out), "--tracking", "off"]
-    assert main([*args, *TINY]) == 0
-    assert main([*args, *tiny_music(steps=45), "--resume"]) == 0
+    assert main([*args, *TINY, "--seed", "5"]) == 0
+    # the flags left out keep the run's values (its seed, its size), not the defaults
+    assert main([*args, "--steps", "45", "--resume", "--no-progress"]) == 0
     summary = last_json_line(capsys)
     assert summary["steps_done"] == 45
     history = json.loads((out / "history.json").read_text())
     assert history["steps"] == list(range(1, 46))
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["seed"] == 5 and settings["rnn_units"] == 16
 
 
 @pytest.mark.parametrize(

@@ -243,10 +243,12 @@ def add_commands(groups):
 
 def _train(args):
     from tfdl.music.train import train_music
+    from tfdl.task import saved_run
 
     if args.steps is None and args.minutes is None and not args.resume:
         raise UserError("give --steps, --minutes, or both (or --resume a run)")
-    config = config_from_flags(MusicConfig, args)
+    run = saved_run(args.out) if args.resume else None  # a flag left out keeps the run's
+    config = config_from_flags(MusicConfig, args, run and run["config"])
     with training_session(args) as strategy:
         settings = train_music(
             config,

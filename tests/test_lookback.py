@@ -21,7 +21,7 @@ from tfdl.music.lookback import (
 from tfdl.music.vocab import Vocabulary
 
 
-def offers_by_hand(text, bar_chars, bars=16, phrase_bars=4, part_offer=True):
+def offers_by_hand(text, bar_chars, bars=16, phrase_bars=4, part_offer=True, counters=False):
     """The lookback's offers for each character of ``text``, read in plain Python: a
     second implementation of the rule in `tfdl.music.lookback`'s docstring."""
     done, cur, lead, last, out = [], [], True, None, []
@@ -66,7 +66,8 @@ def offers_by_hand(text, bar_chars, bars=16, phrase_bars=4, part_offer=True):
             part = following(done[part_bars - 1])
         offered = (phrase, matching[0] if matching else None, part)
         count = 3 if part_offer else 2
-        out.append((*offered[:count], *repeats[:count]))
+        where = (min(in_part, bars + 1), min(at, bar_chars)) if counters else ()
+        out.append((*offered[:count], *repeats[:count], *where))
         last = char
     return out
 
@@ -76,20 +77,21 @@ def corpus_vocab(tunes):
 
 
 @pytest.mark.parametrize(
-    "bar_chars, bars, part_offer", [(32, 16, True), (4, 16, True), (32, 8, False)]
+    "bar_chars, bars, part_offer, counters",
+    [(32, 16, True, True), (4, 16, True, True), (32, 16, True, False), (32, 8, False, False)],
 )
-def test_bar_lookback_reads_tunes_as_plain_python_does(bar_chars, bars, part_offer):
+def test_bar_lookback_reads_tunes_as_plain_python_does(bar_chars, bars, part_offer, counters):
     corpus = abc.load_corpus()
     endings = [t for t in corpus if ":|2" in t or "[2" in t][:4]  # first and second endings
     tunes = corpus[:8] + endings
     text = join_tunes(tunes)
     assert ":|2" in text and "||" in text and "|]" in text
     vocab = corpus_vocab(tunes)
-    settings = lookback_for(vocab, bar_chars=bar_chars, bars=bars, part_offer=part_offer)
+    settings = lookback_for(vocab, bar_chars, bars, part_offer=part_offer, counters=counters)
     layer = BarLookback(**settings)
     offers, state = layer(vocab.encode(text)[None, :])
     code = {None: 0, **{c: i + 1 for i, c in enumerate(vocab.chars)}}
-    by_hand = offers_by_hand(text, bar_chars, bars, part_offer=part_offer)
+    by_hand = offers_by_hand(text, bar_chars, bars, part_offer=part_offer, counters=counters)
     count = 3 if part_offer else 2
     expected = [[code[o] for o in row[:count]] + list(row[count:]) for row in by_hand]
     np.testing.assert_array_equal(offers.numpy()[0], np.array(expected))
@@ -142,25 +144,32 @@ def test_bar_lookback_offers_a_phrase_four_bars_back_and_follows_a_restated_bar(
     assert not offers[: text.index("|fed"), 0].any()  # no bar 4 back before bar 5
 
 
-def tiny_model(vocab, part_offer=True, **changes):
+def tiny_model(vocab, part_offer=True, counters=True, **changes):
     settings = {"embedding_dim": 8, "rnn_units": 16, "offer_dim": 4, **changes}
-    lookback = lookback_for(vocab, part_offer=part_offer)
+    lookback = lookback_for(vocab, part_offer=part_offer, counters=counters)
     model = LookbackRNN(len(vocab), lookback=lookback, **settings)
     model.build((None, None))
     return model
 
 
 @pytest.mark.parametrize(
-    "part_offer, offer_dim, inputs",
-    [(True, 4, 8 + 3 * (4 + 1)), (False, None, 3 * 8 + 2)],  # the second: the first models'
+    "part_offer, counters, offer_dim, inputs, weights",
+    [
+        (True, True, 4, 8 + 3 * (4 + 1) + 2 * 8, 9),  # with the counters' embeddings
+        (True, False, 4, 8 + 3 * (4 + 1), 7),
+        (False, False, None, 3 * 8 + 2, 7),  # the first lookback models
+    ],
 )
-def test_lookback_rnn_shapes_weights_and_step_match_call(part_offer, offer_dim, inputs):
+def test_lookback_rnn_shapes_weights_and_step_match_call(
+    part_offer, counters, offer_dim, inputs, weights
+):
     tunes = abc.load_corpus()[:4]
     vocab = corpus_vocab(tunes)
-    model = tiny_model(vocab, part_offer, offer_dim=offer_dim)
-    # character and offer embeddings, LSTM kernel (the character's embedding, each
-    # offer's and each offer's repeat flag), recurrent kernel, bias, dense kernel and bias
-    assert len(model.weights) == 7
+    model = tiny_model(vocab, part_offer, counters, offer_dim=offer_dim)
+    # character and offer embeddings (and the counters'), LSTM kernel (the character's
+    # embedding, each offer's, each offer's repeat flag, the counters'), recurrent
+    # kernel, bias, dense kernel and bias
+    assert len(model.weights) == weights
     assert model.lstm.cell.kernel.shape == (inputs, 64)
     ids = vocab.encode(join_tunes(tunes)[:150])[None, :]
     logits, (h, c, lookback) = model(ids, return_state=True)

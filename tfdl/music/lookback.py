@@ -71,6 +71,9 @@ ENDING_CHARS = "123"
 # twice over, and three offers as wide as the character's embedding would triple the
 # LSTM's input (most of a step's time).
 OFFER_DIM = 32
+# The width of the embeddings of the two counters (the bar's number in its part, the
+# place in the bar): a few dozen values each.
+COUNTER_DIM = 8
 
 
 @keras.saving.register_keras_serializable(package="tfdl")
@@ -98,6 +101,9 @@ class BarLookback(keras.layers.Layer):
         colon_id, end_id: int or None, the ids of ``:`` and ``]`` (None: not in
             the vocabulary).
         ending_ids: list of ints, the ids of the ending numbers (``ENDING_CHARS``).
+        counters: bool, whether to give, after the offers and repeats, the bar's
+            number in its part (up to ``bars + 1``) and the place in the bar (up to
+            ``bar_chars``): where in the form the next character falls.
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Example:
@@ -109,7 +115,7 @@ class BarLookback(keras.layers.Layer):
 
     def __init__(self, bar_id, newline_id, skip_ids=(), bar_chars=BAR_CHARS, bars=BARS,
                  phrase_bars=PHRASE_BARS, part_offer=False, colon_id=None, end_id=None,
-                 ending_ids=(), **kwargs):  # fmt: skip
+                 ending_ids=(), counters=False, **kwargs):  # fmt: skip
         super().__init__(**kwargs)
         for name, value in (("bar_chars", bar_chars), ("bars", bars), ("phrase_bars", phrase_bars)):
             if int(value) < 1:
@@ -127,6 +133,8 @@ class BarLookback(keras.layers.Layer):
         self.end_id = -1 if end_id is None else int(end_id)
         self.ending_ids = [int(i) for i in ending_ids]
         self.offers = 3 if self.part_offer else 2  # an offer and a repeat flag each
+        self.counters = bool(counters)
+        self.width = 2 * self.offers + (2 if self.counters else 0)  # columns given
         self.state_size = (self.bars + 1) * self.bar_chars + 11
 
     def initial_state(self, batch):
@@ -139,11 +147,12 @@ class BarLookback(keras.layers.Layer):
         return found
 
     def step(self, ids, state):
-        """Read ``ids`` (batch,): ``(offers (batch, 2 * self.offers) int32, new state)``.
+        """Read ``ids`` (batch,): ``(offers (batch, self.width) int32, new state)``.
 
         ``offers`` are, for the character after ``ids``: the phrase, match (and
         part) offers (id + 1; 0: none), then whether ``ids`` was what each had
-        offered (1 or 0).
+        offered (1 or 0), then with ``counters`` the bar's number in its part and
+        the place in the bar.
         """
         n, k = self.bar_chars, self.bars
         batch = tf.shape(ids)[0]
@@ -230,6 +239,8 @@ class BarLookback(keras.layers.Layer):
             axis=-1,
         )
         offers = [phrase, match, part][: self.offers] + took[: self.offers]
+        if self.counters:
+            offers += [tf.minimum(new_bars_in_part, k + 1), new_rank]
         return tf.stack(offers, axis=-1), new_state
 
     @tf.function(reduce_retracing=True)
@@ -242,20 +253,20 @@ class BarLookback(keras.layers.Layer):
             offered, state = self.step(ids[:, t], state)
             return t + 1, state, offers.write(t, offered)
 
-        offers = tf.TensorArray(tf.int32, size=steps, element_shape=[None, 2 * self.offers])
+        offers = tf.TensorArray(tf.int32, size=steps, element_shape=[None, self.width])
         _, state, offers = tf.while_loop(
             lambda t, *_: t < steps, advance, (tf.constant(0), state, offers)
         )
-        return tf.transpose(offers.stack(), [1, 0, 2]), state  # (batch, time, 2 * offers)
+        return tf.transpose(offers.stack(), [1, 0, 2]), state  # (batch, time, width)
 
     def call(self, inputs, initial_state=None):
-        """``(offers (batch, time, 2 * self.offers), final state)`` for ids ``(batch, time)``."""
+        """``(offers (batch, time, self.width), final state)`` for ids ``(batch, time)``."""
         ids = tf.cast(inputs, tf.int32)
         state = self.initial_state(tf.shape(ids)[0]) if initial_state is None else initial_state
         return self._scan(ids, state)  # compiled also when called eagerly
 
     def compute_output_shape(self, input_shape):
-        return (*input_shape, 2 * self.offers), (input_shape[0], self.state_size)
+        return (*input_shape, self.width), (input_shape[0], self.state_size)
 
     def get_config(self):
         return {
@@ -270,6 +281,7 @@ class BarLookback(keras.layers.Layer):
             "colon_id": None if self.colon_id < 0 else self.colon_id,
             "end_id": None if self.end_id < 0 else self.end_id,
             "ending_ids": self.ending_ids,
+            "counters": self.counters,
         }
 
 
@@ -304,7 +316,8 @@ def text_offers(layer, ids, chunks=256):
     return np.concatenate([offers[row, : len(p)] for row, p in enumerate(pieces)])
 
 
-def lookback_for(vocab, bar_chars=BAR_CHARS, bars=BARS, phrase_bars=PHRASE_BARS, part_offer=True):
+def lookback_for(vocab, bar_chars=BAR_CHARS, bars=BARS, phrase_bars=PHRASE_BARS, part_offer=True,
+                 counters=True):  # fmt: skip
     """The `BarLookback` settings for ``vocab`` (a `Vocabulary` with ``|`` and a newline)."""
     missing = [c for c in "|\n" if c not in vocab.index]
     if missing:
@@ -324,6 +337,8 @@ def lookback_for(vocab, bar_chars=BAR_CHARS, bars=BARS, phrase_bars=PHRASE_BARS,
             end_id=vocab.index.get("]"),
             ending_ids=[vocab.index[c] for c in ENDING_CHARS if c in vocab.index],
         )
+    if counters:
+        settings["counters"] = True
     return settings
 
 
@@ -355,24 +370,33 @@ class LookbackRNN(MusicRNN):
         self.lookback = BarLookback(**self.lookback_config)
         self.offer_dim = self.embedding_dim if offer_dim is None else int(offer_dim)
         self.offer_embedding = keras.layers.Embedding(self.vocab_size + 1, self.offer_dim)
-        # the LSTM reads: the character, each offer, each offer's repeat
+        # the LSTM reads: the character, each offer, each offer's repeat (and the counters)
         self.offers = self.lookback.offers
         self.input_dim = self.embedding_dim + self.offers * (self.offer_dim + 1)
+        self.counter_embeddings = []
+        if self.lookback.counters:  # the bar's number in its part, the place in the bar
+            sizes = (self.lookback.bars + 2, self.lookback.bar_chars + 1)
+            self.counter_embeddings = [keras.layers.Embedding(n, COUNTER_DIM) for n in sizes]
+            self.input_dim += 2 * COUNTER_DIM
 
     def build(self, input_shape=(None, None)):
         batch, time = input_shape[0], input_shape[1]
         self.embedding.build((batch, time))
         self.offer_embedding.build((batch, time))
+        for embedding in self.counter_embeddings:
+            embedding.build((batch, time))
         self.lstm.build((batch, time, self.input_dim))
         self.dense.build((batch, time, self.rnn_units))
 
     def _inputs(self, chars, offers):
-        # chars: (..., ) ids; offers: (..., 2 * self.offers) from BarLookback -> (..., input_dim)
+        # chars: (..., ) ids; offers: (..., width) from BarLookback -> (..., input_dim)
+        n = self.offers
         return ops.concatenate(
             [
                 self.embedding(chars),
-                *(self.offer_embedding(offers[..., j]) for j in range(self.offers)),
-                ops.cast(offers[..., self.offers :], self.embedding.compute_dtype),
+                *(self.offer_embedding(offers[..., j]) for j in range(n)),
+                ops.cast(offers[..., n : 2 * n], self.embedding.compute_dtype),
+                *(e(offers[..., 2 * n + j]) for j, e in enumerate(self.counter_embeddings)),
             ],
             axis=-1,
         )
@@ -399,36 +423,39 @@ class LookbackRNN(MusicRNN):
 
     def input_table(self):
         """The LSTM input contribution of each character, then of each offer's codes,
-        then of the repeats: ``(vocab + offers * (vocab + 1) + offers, 4 * units)``. A
-        step sums ``1 + offers`` rows of it and the repeats' rows."""
+        then of each counter's values, then of the repeats: ``(vocab + offers * (vocab
+        + 1) + counter values + offers, 4 * units)``. A step sums one row per character,
+        offer and counter, and the repeats' rows."""
         kernel, bias = self.lstm.cell.kernel, self.lstm.cell.bias
-        dim, offer_dim = self.embedding_dim, self.offer_dim
+        n, dim, offer_dim = self.offers, self.embedding_dim, self.offer_dim
         offers = self.offer_embedding.embeddings
-        offer_rows = [
+        rows = [ops.matmul(self.embedding.embeddings, kernel[:dim]) + bias]
+        rows += [
             ops.matmul(offers, kernel[dim + j * offer_dim : dim + (j + 1) * offer_dim])
-            for j in range(self.offers)
+            for j in range(n)
         ]
-        return ops.concatenate(
-            [
-                ops.matmul(self.embedding.embeddings, kernel[:dim]) + bias,
-                *offer_rows,
-                kernel[dim + self.offers * offer_dim :],
-            ],
-            axis=0,
-        )
+        repeats = dim + n * offer_dim  # the kernel's rows for the repeats, then counters'
+        at = repeats + n
+        for embedding in self.counter_embeddings:
+            rows.append(ops.matmul(embedding.embeddings, kernel[at : at + COUNTER_DIM]))
+            at += COUNTER_DIM
+        rows.append(kernel[repeats : repeats + n])
+        return ops.concatenate(rows, axis=0)
 
     def step(self, char_ids, state, input_table=None, recurrent_blocks_t=None):
         """`MusicRNN.step` with the lookback read first; ``state`` is ``[h, c, lookback]``."""
         table = self.input_table() if input_table is None else input_table
         h, c, lookback_state = state
         offers, lookback_state = self.lookback.step(char_ids, lookback_state)
-        vocab = self.vocab_size
-        rows = ops.stack(
-            [char_ids, *(vocab + j * (vocab + 1) + offers[:, j] for j in range(self.offers))],
-            axis=-1,
-        )  # (batch, 1 + offers)
-        repeats = ops.cast(offers[:, self.offers :], table.dtype)  # (batch, offers)
-        inputs = ops.sum(ops.take(table, rows, axis=0), axis=1) + repeats @ table[-self.offers :]
+        n, vocab = self.offers, self.vocab_size
+        rows = [char_ids, *(vocab + j * (vocab + 1) + offers[:, j] for j in range(n))]
+        start = vocab + n * (vocab + 1)  # the counters' rows
+        for j, embedding in enumerate(self.counter_embeddings):
+            rows.append(start + offers[:, 2 * n + j])
+            start += embedding.input_dim
+        repeats = ops.cast(offers[:, n : 2 * n], table.dtype)  # (batch, offers)
+        rows = ops.stack(rows, axis=-1)  # (batch, 1 + offers + counters)
+        inputs = ops.sum(ops.take(table, rows, axis=0), axis=1) + repeats @ table[-n:]
         h, c = self.cell_step(inputs, h, c, recurrent_blocks_t)
         return self.dense(h), [h, c, lookback_state]
 

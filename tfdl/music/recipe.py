@@ -82,13 +82,16 @@ OVERHEAD_FRACTION = 0.04
 def parameter_count(vocab_size, embedding_dim, rnn_units, lookback=None):
     """Weights of a `MusicRNN`: embedding, LSTM (4 gates), dense output; with
     ``lookback``, a `LookbackRNN` (an offer embedding, a wider LSTM input)."""
-    from tfdl.music.lookback import OFFER_DIM
+    from tfdl.music.lookback import COUNTER_DIM, OFFER_DIM
 
     inputs, offers = embedding_dim, 0
     if lookback is not None:
         count = 3 if lookback.get("part_offer") else 2  # offers, each with its repeat flag
         inputs += count * (OFFER_DIM + 1)
         offers = (vocab_size + 1) * OFFER_DIM
+        if lookback.get("counters"):  # the bar in the part, the place in the bar
+            inputs += 2 * COUNTER_DIM
+            offers += (lookback["bars"] + 2 + lookback["bar_chars"] + 1) * COUNTER_DIM
     lstm = 4 * rnn_units * (inputs + rnn_units + 1)
     return vocab_size * embedding_dim + offers + lstm + (rnn_units + 1) * vocab_size
 

@@ -28,8 +28,10 @@ line ``|`` closes a bar that has anything in it (``||`` closes one); a line brea
 starts the bar's text again; the bar-line run ``:`` ``[1`` and spaces at a bar's
 start hold no position, so ``|:ABc`` and ``|ABc`` align; a blank line (the end of a
 tune) forgets every bar. Beside each offer it says whether the character just read
-was the one offered. `LookbackRNN` embeds the offers (narrower than the character:
-``OFFER_DIM``) beside the character and feeds all of it to the same LSTM as
+was the one offered, and (``counters``, on in new models) where in the form the next
+character falls: the bar's number in its part and the place in the bar. `LookbackRNN`
+embeds the offers (narrower than the character: ``OFFER_DIM``) and the counters
+(``COUNTER_DIM``) beside the character and feeds all of it to the same LSTM as
 `MusicRNN`. Its state is `MusicRNN`'s ``[h, c]`` plus the lookback's (an int32 row
 per song), so the samplers carry it as they carry ``h`` and ``c``.
 

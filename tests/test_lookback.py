@@ -293,3 +293,14 @@ def test_lookback_model_trains_alike_on_one_device_and_mirrored_on_two(tunes_fil
     losses = json.loads(done.stdout.strip().splitlines()[-1])
     assert losses["replicas"] == 2
     assert losses["two"] == pytest.approx(losses["one"], rel=1e-4)
+
+
+@pytest.mark.parametrize("part_offer, counters", [(True, True), (True, False), (False, False)])
+def test_the_recipe_counts_a_lookback_models_weights(part_offer, counters):
+    from tfdl.music.recipe import music_model, parameter_count
+
+    vocab = corpus_vocab(abc.load_corpus()[:4])
+    lookback = lookback_for(vocab, part_offer=part_offer, counters=counters)
+    model = music_model(len(vocab), 16, 24, lookback=lookback)
+    model.build((None, None))
+    assert parameter_count(len(vocab), 16, 24, lookback) == model.count_params()

@@ -197,7 +197,7 @@ class BarLookback(keras.layers.Layer):
         # a ":|" followed by an ending number closed a first ending, not the part
         bars_in_part = bars_in_part + tf.cast(shift, tf.int32)
         after_bar = (lead > 0) & (last == self.bar_id + 1)
-        close = (is_bar & (last == self.colon_id + 1)) | (is_bar & after_bar)
+        close = is_bar & ((last == self.colon_id + 1) | after_bar)
         close |= (ids == self.end_id) & after_bar
         close &= bars_in_part > 0
         ending = (just_closed > 0) & held & self._is_any(ids, self.ending_ids)
@@ -236,7 +236,7 @@ class BarLookback(keras.layers.Layer):
                         new_just_closed,
                     ],
                     axis=-1,
-                ),  # fmt: skip
+                ),
             ],
             axis=-1,
         )
@@ -289,7 +289,7 @@ class BarLookback(keras.layers.Layer):
 
 def text_offers(layer, ids, chunks=256):
     """`BarLookback` ``layer``'s offers for every character of a text: ``(len(ids),
-    2 * layer.offers)`` int32, the same as one pass over the whole text gives.
+    layer.width)`` int32, the same as one pass over the whole text gives.
 
     Training windows start anywhere in a tune; with these offers cut beside them
     (`tfdl.music.dataset.random_windows`'s ``side``) each window's offers are those
@@ -316,6 +316,12 @@ def text_offers(layer, ids, chunks=256):
     offers, _ = layer(batch)
     offers = offers.numpy()
     return np.concatenate([offers[row, : len(p)] for row, p in enumerate(pieces)])
+
+
+def counter_sizes(bars, bar_chars):
+    """How many values each `BarLookback` counter takes: the bar's number in its part
+    (0 to ``bars + 1``), the place in the bar (0 to ``bar_chars``)."""
+    return bars + 2, bar_chars + 1
 
 
 def lookback_for(vocab, bar_chars=BAR_CHARS, bars=BARS, phrase_bars=PHRASE_BARS, part_offer=True,
@@ -377,7 +383,7 @@ class LookbackRNN(MusicRNN):
         self.input_dim = self.embedding_dim + self.offers * (self.offer_dim + 1)
         self.counter_embeddings = []
         if self.lookback.counters:  # the bar's number in its part, the place in the bar
-            sizes = (self.lookback.bars + 2, self.lookback.bar_chars + 1)
+            sizes = counter_sizes(self.lookback.bars, self.lookback.bar_chars)
             self.counter_embeddings = [keras.layers.Embedding(n, COUNTER_DIM) for n in sizes]
             self.input_dim += 2 * COUNTER_DIM
 

@@ -82,7 +82,7 @@ OVERHEAD_FRACTION = 0.04
 def parameter_count(vocab_size, embedding_dim, rnn_units, lookback=None):
     """Weights of a `MusicRNN`: embedding, LSTM (4 gates), dense output; with
     ``lookback``, a `LookbackRNN` (an offer embedding, a wider LSTM input)."""
-    from tfdl.music.lookback import COUNTER_DIM, OFFER_DIM
+    from tfdl.music.lookback import COUNTER_DIM, OFFER_DIM, counter_sizes
 
     inputs, offers = embedding_dim, 0
     if lookback is not None:
@@ -91,7 +91,8 @@ def parameter_count(vocab_size, embedding_dim, rnn_units, lookback=None):
         offers = (vocab_size + 1) * OFFER_DIM
         if lookback.get("counters"):  # the bar in the part, the place in the bar
             inputs += 2 * COUNTER_DIM
-            offers += (lookback["bars"] + 2 + lookback["bar_chars"] + 1) * COUNTER_DIM
+            sizes = counter_sizes(lookback["bars"], lookback["bar_chars"])
+            offers += sum(sizes) * COUNTER_DIM
     lstm = 4 * rnn_units * (inputs + rnn_units + 1)
     return vocab_size * embedding_dim + offers + lstm + (rnn_units + 1) * vocab_size
 

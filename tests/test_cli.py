@@ -271,7 +271,13 @@ def test_a_config_flag_has_its_fields_comment_for_help_and_reaches_the_field(
     }
     assert sorted(flags) == sorted(given)  # every field with a flag is tried below
     for field, action in flags.items():
-        assert action.option_strings == ["--" + field.replace("_", "-")]
+        flag = "--" + field.replace("_", "-")
+        no = (
+            ["--no-" + flag[2:]]
+            if given[field] is True and getattr(defaults, field) is None
+            else []
+        )
+        assert action.option_strings == [flag, *no]  # a switch the recipe may turn on: --no-
         assert action.help.startswith(field_comments(config_class)[field].replace("%", "%%"))
         assert getattr(defaults, field) != given[field], field  # the flag has to matter
     argv = [*command, "--out", "x"]
@@ -279,6 +285,10 @@ def test_a_config_flag_has_its_fields_comment_for_help_and_reaches_the_field(
         argv += [f"--{field.replace('_', '-')}"] + ([] if value is True else [str(value)])
     config = config_from_flags(config_class, _parser().parse_args(argv))
     assert dataclasses.asdict(config) == {**dataclasses.asdict(defaults), **given}
+    switches = [f for f, a in flags.items() if len(a.option_strings) == 2]
+    argv = [*command, "--out", "x", *(f"--no-{f.replace('_', '-')}" for f in switches)]
+    config = config_from_flags(config_class, _parser().parse_args(argv))
+    assert all(getattr(config, f) is False for f in switches)
 
 
 def test_config_arguments_make_flags_from_a_dataclass_and_its_comments():

@@ -88,6 +88,41 @@ def test_transpose_adds_the_training_tunes_in_other_keys_and_leaves_the_held_out
     assert settings["transpose"] is True and plain["transposed_tunes"] == 0
 
 
+def test_the_auto_recipe_transposes_where_its_budget_goes_over_the_tunes_many_times(
+    tunes_file, tmp_path
+):
+    from tfdl.music.train import train_music
+
+    sizes = dict(rnn_units=8, embedding_dim=4, batch_size=16, seq_length=50, sample_songs=0)
+    # a few seconds on a few tunes: dozens of epochs, so transposed
+    many = train_music(MusicConfig(minutes=0.05, **sizes), tmp_path / "a", tunes_file,
+                       tracking="off", progress=False)  # fmt: skip
+    assert many["transpose"] is True and many["transposed_tunes"] > 0
+    assert many["recipe_why"]["untransposed_epochs"] > 8
+    refused = train_music(MusicConfig(minutes=0.05, transpose=False, **sizes), tmp_path / "b",
+                          tunes_file, tracking="off", progress=False)  # fmt: skip
+    assert refused["transpose"] is False and refused["transposed_tunes"] == 0
+    lab = train_music(MusicConfig(steps=2, **sizes), tmp_path / "c", tunes_file,
+                      tracking="off", progress=False)  # fmt: skip
+    assert not lab["transpose"] and lab["transposed_tunes"] == 0
+
+
+def test_a_short_budget_keeps_the_tunes_as_they_are_with_dropout_for_their_epochs():
+    from tfdl.music.recipe import dropout_for
+    from tfdl.music.train import _budget_transposition
+
+    config = MusicConfig(minutes=1, steps=100, batch_size=10, seq_length=10, dropout=0.0)
+    why = {"user_fixed": [], "planned_epochs": 0.33}
+    short, why_short = _budget_transposition(config, why, plain_chars=2000, augmented_chars=6000)
+    assert short.transpose is False and why_short["planned_epochs"] == 5.0
+    assert short.dropout == dropout_for(5.0) == 0.1  # the recipe's, from the plain epochs
+    kept, _ = _budget_transposition(config, {**why, "user_fixed": ["dropout"]}, 2000, 6000)
+    assert kept.dropout == 0.0  # the user's
+    long, why_long = _budget_transposition(config, why, plain_chars=1000, augmented_chars=3000)
+    assert long.transpose is True and why_long["untransposed_epochs"] == 10.0
+    assert why_long["planned_epochs"] == 3.33 and long.dropout == 0.0
+
+
 def test_a_held_out_book_is_out_of_training_and_validation_and_scored_on_its_own(tmp_path):
     from tfdl.errors import UserError
     from tfdl.music import abc

@@ -78,8 +78,9 @@ def config_arguments(parser, config_class, names, **options):
     or with --resume that of the run resumed (see `config_from_flags`).
 
     The type follows the field's: an int or a float is a positive one (`positive_int`,
-    `positive_float`), a str any text, a bool a switch (``store_true``). ``options``
-    gives a field's other `add_argument` keywords, e.g. ``dropout={"type": float}``.
+    `positive_float`), a str any text, a bool a switch (``store_true``; one whose default
+    is None, left to a recipe, also gets ``--no-x``). ``options`` gives a field's other
+    `add_argument` keywords, e.g. ``dropout={"type": float}``.
     """
     fields = {f.name: f for f in dataclasses.fields(config_class)}
     hints = typing.get_type_hints(config_class)
@@ -94,7 +95,10 @@ def config_arguments(parser, config_class, names, **options):
         if kind is bool:
             if default:
                 raise TypeError(f"{config_class.__name__}.{name} is on by default: no switch")
-            keywords = {"action": "store_true"}
+            # a switch the recipe may turn on (None) also has --no-...: the user's "no"
+            keywords = {
+                "action": "store_true" if default is False else argparse.BooleanOptionalAction
+            }
         elif kind in (int, float, str):
             keywords = {"type": {int: positive_int, float: positive_float, str: None}[kind]}
             if default is not None:

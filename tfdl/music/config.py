@@ -28,8 +28,9 @@ RECIPE_FIELDS = (
 
 @dataclass
 class MusicConfig:
-    """A music training run. A field left None is chosen by the recipe (``transpose``,
-    ``hold_out_book`` and ``lookback``: None is off).
+    """A music training run. A field left None is chosen by the recipe (``hold_out_book``
+    and ``lookback``: None is off; ``transpose``: the auto recipe's choice, off in the
+    lab's).
 
     ``recipe="lab"`` (the default without ``minutes``) fills them with the MIT lab's
     values: 3000 steps of 8 windows x 100 characters, Embedding 256 -> LSTM 1024
@@ -83,7 +84,8 @@ class MusicConfig:
     sample_songs: int = 3
     # Also train on each training tune in the other keys its mode commonly takes in
     # the data (tfdl.music.transpose): about 3x the music to learn from. The held-out
-    # tunes stay as they are.
+    # tunes stay as they are. The auto recipe turns it on when its budget would go over
+    # the training tunes more than 8 times (--no-transpose: never).
     transpose: bool | None = None
     # One source collection of the shipped corpus (oneills1850, ryansMammoth or
     # airdsAirs) kept out of training and validation alike, to score the model on a

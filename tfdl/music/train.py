@@ -19,7 +19,7 @@ from tfdl.music.dataset import fixed_windows, join_tunes, random_windows
 from tfdl.music.generate import SongSampler
 from tfdl.music.lookback import BarLookback, LookbackRNN, lookback_for, text_offers
 from tfdl.music.model import MusicRNN, music_loss  # noqa: F401  (tfdl.music.train.music_loss)
-from tfdl.music.recipe import fit_recipe, lab_recipe, music_model
+from tfdl.music.recipe import dropout_for, fit_recipe, lab_recipe, music_model
 from tfdl.music.saved import VOCAB_FILE, load_music_model, save_music_model
 from tfdl.music.transpose import transpositions
 from tfdl.music.vocab import Vocabulary
@@ -163,10 +163,12 @@ def _train_config(config, max_seconds):
     )
 
 
-def _split_tunes(config, data):
-    """``(tunes, train, val, book, transposed)``: the data's tunes (less a held-out
-    book), split for training and validation, the held-out book's tunes, and how many
-    transposed copies ``train`` gained."""
+def _split_tunes(config, data, resume=False):
+    """``(tunes, train, val, book, augmented)``: the data's tunes (less a held-out
+    book), split for training and validation, the held-out book's tunes, and
+    ``(train with its transposed copies, how many copies)`` where the run may transpose
+    (``--transpose``, or the auto recipe's choice: see `_budget_transposition`), else
+    None."""
     if config.hold_out_book and data is not None:
         raise UserError("--hold-out-book holds out a book of the shipped corpus: drop --data")
     tunes = abc.load_corpus() if data is None else abc.load_tunes(data)
@@ -174,12 +176,41 @@ def _split_tunes(config, data):
     if config.hold_out_book:  # the run's own (a resumed run's from run.json)
         tunes, book = abc.split_off_book(tunes, config.hold_out_book)
     train, val = abc.train_val_split(tunes, config.val_fraction, config.seed)
-    transposed = 0
-    if config.transpose:
-        train, transposed = transpositions(train)
     if not val:
         raise UserError(f"need at least 2 tunes to hold some out for validation, got {len(tunes)}")
-    return tunes, train, val, book, transposed
+    auto = config.transpose is None and config.recipe_name() == "auto" and not resume
+    augmented = transpositions(train) if config.transpose or auto else None
+    return tunes, train, val, book, augmented
+
+
+# The auto recipe transposes (unless --no-transpose) when its budget would go over the
+# untransposed training tunes more than this many times: where dropout alone was not
+# enough. On the 800-tune subset, --minutes 20 (34 epochs) ended at 1.336 nats/char
+# untransposed and 1.270 transposed; the lab's 2,000 steps at 1.428 (bench/
+# transpose_results.json, bench/budget_results.json).
+TRANSPOSE_EPOCHS = 8.0
+
+
+def _budget_transposition(config, why, plain_chars, augmented_chars):
+    """``(config, why)`` with the auto recipe's choice of ``transpose``: on where the
+    budget's epochs over the ``plain_chars`` training characters pass
+    ``TRANSPOSE_EPOCHS``. The recipe was fitted to the transposed corpus; without it,
+    dropout follows the untransposed corpus's epochs (the user's dropout stays)."""
+    chars = config.steps * config.batch_size * config.seq_length
+    epochs = chars / plain_chars
+    transpose = epochs > TRANSPOSE_EPOCHS
+    why = {
+        **why,
+        "untransposed_epochs": round(epochs, 2),
+        "transpose_rule": f"transpose where untransposed epochs exceed {TRANSPOSE_EPOCHS}",
+    }
+    if not transpose:
+        why["planned_epochs"] = round(epochs, 2)
+        if "dropout" not in why["user_fixed"]:
+            config = dataclasses.replace(config, dropout=dropout_for(epochs))
+    else:
+        why["planned_epochs"] = round(chars / augmented_chars, 2)
+    return dataclasses.replace(config, transpose=transpose), why
 
 
 def train_music(
@@ -221,7 +252,7 @@ def train_music(
         )
     else:
         task.refuse_to_overwrite(out_dir)
-    tunes, train_tunes, val_tunes, book_tunes, transposed = _split_tunes(config, data)
+    tunes, train_tunes, val_tunes, book_tunes, augmented = _split_tunes(config, data, resume)
     strategy = strategy or tf.distribute.get_strategy()
     multiworker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
     probing = config.minutes and (config.steps is None or config.recipe_name() == "auto")
@@ -232,15 +263,25 @@ def train_music(
         )
     # The checkpoints' own copy of the vocabulary; out_dir/vocab.json is only replaced
     # together with model.keras, so a crash never leaves a model beside the wrong vocabulary.
-    vocab = _vocabulary(out_dir / "checkpoints" / VOCAB_FILE, [*tunes, *train_tunes], resume)
+    vocab = _vocabulary(
+        out_dir / "checkpoints" / VOCAB_FILE, [*tunes, *(augmented or [train_tunes])[0]], resume
+    )
     data_name = str(data) if data is not None else abc.SHIPPED_CORPUS
     start_model = None
     if init_from and not resume:
         start_model, vocab = _starting_model(init_from, vocab, config, data_name)
-    train_ids = vocab.encode(join_tunes(train_tunes))
+    plain_ids = vocab.encode(join_tunes(train_tunes))
+    train_ids = plain_ids if augmented is None else vocab.encode(join_tunes(augmented[0]))
     lookback = lookback_for(vocab) if config.lookback else None  # BarLookback's settings
     config, why, max_seconds = _recipe(config, out_dir, resume, started, train_ids, vocab,
                                        lookback, log)  # fmt: skip
+    if config.transpose is None and augmented is not None:  # the auto recipe's to choose
+        config, why = _budget_transposition(config, why, len(plain_ids), len(train_ids))
+    transposed = 0
+    if config.transpose:
+        train_tunes, transposed = augmented
+    else:
+        train_ids = plain_ids
     val_ids = vocab.encode(join_tunes(val_tunes))
     train_offers = val_offers = None  # a lookback model's offers, read over whole tunes
     if lookback is not None:

@@ -11,6 +11,7 @@ from conftest import tiny_music
 from tfdl.music import abc
 from tfdl.music.dataset import join_tunes
 from tfdl.music.lookback import (
+    CLOCK_MAX,
     ENDING_CHARS,
     SKIP_CHARS,
     BarLookback,
@@ -87,7 +88,9 @@ def test_bar_lookback_reads_tunes_as_plain_python_does(bar_chars, bars, part_off
     text = join_tunes(tunes)
     assert ":|2" in text and "||" in text and "|]" in text
     vocab = corpus_vocab(tunes)
-    settings = lookback_for(vocab, bar_chars, bars, part_offer=part_offer, counters=counters)
+    settings = lookback_for(
+        vocab, bar_chars, bars, part_offer=part_offer, counters=counters, clock=False
+    )  # fmt: skip  (the clock: its own tests below)
     layer = BarLookback(**settings)
     offers, state = layer(vocab.encode(text)[None, :])
     code = {None: 0, **{c: i + 1 for i, c in enumerate(vocab.chars)}}
@@ -144,28 +147,87 @@ def test_bar_lookback_offers_a_phrase_four_bars_back_and_follows_a_restated_bar(
     assert not offers[: text.index("|fed"), 0].any()  # no bar 4 back before bar 5
 
 
-def tiny_model(vocab, part_offer=True, counters=True, **changes):
+def clock_after(text, vocab=None):
+    """The clock (time in the bar, half units) after each character of ``text``."""
+    vocab = vocab or Vocabulary.from_text(text + "\\\n|\"!{}[]()<>/0123456789,'^_=")
+    offers, _ = BarLookback(**lookback_for(vocab))(vocab.encode(text)[None, :])
+    return offers.numpy()[0, :, -1]
+
+
+@pytest.mark.parametrize(
+    "bar, halves",
+    [
+        ("ABc d2", [2, 4, 6, 6, 8, 10]),  # a unit each, "2" doubles the note
+        ("A/B/ c3/2", [2, 1, 3, 2, 2, 4, 8, 5, 5]),  # "c3" then "/2" halves it
+        ("A//B/", [2, 1, 0, 2, 1]),  # "A//": a quarter unit, less than a half unit
+        ("(3ABc d", [0, 0, 1, 2, 4, 4, 6]),  # a triplet: three in the time of two
+        ("A>B c<d", [2, 3, 4, 4, 6, 5, 8]),  # broken rhythm: the pair's time is kept
+        ('"Am"A !trill!B {g}c', [0] * 4 + [2, 2] + [2] * 7 + [4, 4, 4, 4, 4, 6]),
+        ("[CEG]2 [K:G] A,2 z", [0, 2, 2, 2, 2, 4] + [4] * 7 + [6, 6, 8, 8, 10]),
+        ("A2 \\\nB", [2, 4, 4, 4, 4, 6]),  # a continued line keeps the bar's time
+        ("A2\nB", [2, 4, 0, 2]),  # a new line starts it again (a header field's text)
+    ],
+)
+def test_the_clock_counts_the_time_in_the_bar_from_the_characters(bar, halves):
+    # after a bar line: the clock starts at 0; each value is the time after that character
+    times = clock_after("|" + bar)[1:]
+    expect = [min(h, CLOCK_MAX) for h in halves]
+    assert list(times) == expect, list(zip(bar, times))
+
+
+def test_the_clock_agrees_with_the_bar_reader_on_the_corpus():
+    # at each bar line, the clock has the time the bar reader (tfdl.music.meter, written
+    # apart) gives that bar: measured 770 of the first 800 tunes exact in every bar
+    from tfdl.music.meter import BarReader
+    from tfdl.music.notation import key_index
+
+    tunes = abc.load_corpus()[:200]
+    vocab = corpus_vocab(tunes)
+    layer = BarLookback(**lookback_for(vocab))
+    exact = 0
+    for tune in tunes:
+        lines = tune.split("\n")
+        key_line = key_index(lines)
+        body = "\n".join(lines[key_line + 1 :])
+        reader = BarReader.from_header(lines[:key_line])
+        reader.feed(body + "\n")
+        times = {}
+        for event in reader.events:
+            if event.kind == "time":
+                times[event.bar] = times.get(event.bar, 0) + event.duration
+        want = [min(t * 2 // reader.unit, CLOCK_MAX) for _, t in sorted(times.items()) if t]
+        clock = text_offers(layer, vocab.encode(tune + "\n\n"))[:, -1]
+        start = len(tune) - len(body)
+        ends = [i for i in range(start + 1, len(tune)) if tune[i] == "|" and tune[i - 1] != "|"]
+        ends += [len(tune.rstrip())] if tune.rstrip()[-1] not in "|]" else []
+        got = [int(clock[i - 1]) for i in ends if clock[i - 1] > 0]
+        exact += got == want
+    assert exact >= 0.93 * len(tunes), exact
+
+
+def tiny_model(vocab, part_offer=True, counters=True, clock=True, **changes):
     settings = {"embedding_dim": 8, "rnn_units": 16, "offer_dim": 4, **changes}
-    lookback = lookback_for(vocab, part_offer=part_offer, counters=counters)
+    lookback = lookback_for(vocab, part_offer=part_offer, counters=counters, clock=clock)
     model = LookbackRNN(len(vocab), lookback=lookback, **settings)
     model.build((None, None))
     return model
 
 
 @pytest.mark.parametrize(
-    "part_offer, counters, offer_dim, inputs, weights",
+    "part_offer, counters, clock, offer_dim, inputs, weights",
     [
-        (True, True, 4, 8 + 3 * (4 + 1) + 2 * 8, 9),  # with the counters' embeddings
-        (True, False, 4, 8 + 3 * (4 + 1), 7),
-        (False, False, None, 3 * 8 + 2, 7),  # the first lookback models
+        (True, True, True, 4, 8 + 3 * (4 + 1) + 3 * 8, 10),  # the counters' and clock's
+        (True, True, False, 4, 8 + 3 * (4 + 1) + 2 * 8, 9),  # the counters' embeddings
+        (True, False, False, 4, 8 + 3 * (4 + 1), 7),
+        (False, False, False, None, 3 * 8 + 2, 7),  # the first lookback models
     ],
 )
 def test_lookback_rnn_shapes_weights_and_step_match_call(
-    part_offer, counters, offer_dim, inputs, weights
+    part_offer, counters, clock, offer_dim, inputs, weights
 ):
     tunes = abc.load_corpus()[:4]
     vocab = corpus_vocab(tunes)
-    model = tiny_model(vocab, part_offer, counters, offer_dim=offer_dim)
+    model = tiny_model(vocab, part_offer, counters, clock, offer_dim=offer_dim)
     # character and offer embeddings (and the counters'), LSTM kernel (the character's
     # embedding, each offer's, each offer's repeat flag, the counters'), recurrent
     # kernel, bias, dense kernel and bias
@@ -295,12 +357,15 @@ def test_lookback_model_trains_alike_on_one_device_and_mirrored_on_two(tunes_fil
     assert losses["two"] == pytest.approx(losses["one"], rel=1e-4)
 
 
-@pytest.mark.parametrize("part_offer, counters", [(True, True), (True, False), (False, False)])
-def test_the_recipe_counts_a_lookback_models_weights(part_offer, counters):
+@pytest.mark.parametrize(
+    "part_offer, counters, clock",
+    [(True, True, True), (True, True, False), (True, False, False), (False, False, False)],
+)
+def test_the_recipe_counts_a_lookback_models_weights(part_offer, counters, clock):
     from tfdl.music.recipe import music_model, parameter_count
 
     vocab = corpus_vocab(abc.load_corpus()[:4])
-    lookback = lookback_for(vocab, part_offer=part_offer, counters=counters)
+    lookback = lookback_for(vocab, part_offer=part_offer, counters=counters, clock=clock)
     model = music_model(len(vocab), 16, 24, lookback=lookback)
     model.build((None, None))
     assert parameter_count(len(vocab), 16, 24, lookback) == model.count_params()

@@ -73,9 +73,22 @@ ENDING_CHARS = "123"
 # twice over, and three offers as wide as the character's embedding would triple the
 # LSTM's input (most of a step's time).
 OFFER_DIM = 32
-# The width of the embeddings of the two counters (the bar's number in its part, the
-# place in the bar): a few dozen values each.
+# The width of the embeddings of the counters (the bar's number in its part, the
+# place in the bar, the clock): a few dozen values each.
 COUNTER_DIM = 8
+# The clock counts time in the bar in 1/CLOCK_TICKS of the unit note length (L:):
+# 24 holds halves, quarters, eighths and triplets exactly. It gives the model the
+# time in half units, up to CLOCK_MAX (a 12/8 bar in eighths is 24 of them).
+CLOCK_TICKS = 24
+CLOCK_MAX = 48
+# The clock's classes of characters (`clock_classes`): what each does to the time.
+(OTHER, NOTE, SLASH, LONGER, SHORTER, PAREN, QUOTE, BANG, GRACE, GRACE_END, BRACKET,
+ BRACKET_END, BAR, NEWLINE, LETTER, KEEP, BACKSLASH) = range(17)  # fmt: skip
+DIGIT = 20  # DIGIT + d: the digit d
+CLOCK_STATE = 11  # the clock's columns of the state (see `BarLookback._clock_step`)
+# A tuplet (p: p notes in the time of q): q for p = 0..9, as abc2midi reads a simple
+# meter (compound meters give 5, 7 and 9 notes the time of 3: rare in dance tunes).
+TUPLET_Q = (1, 1, 3, 2, 3, 2, 2, 2, 3, 2)
 
 
 @keras.saving.register_keras_serializable(package="tfdl")
@@ -117,7 +130,7 @@ class BarLookback(keras.layers.Layer):
 
     def __init__(self, bar_id, newline_id, skip_ids=(), bar_chars=BAR_CHARS, bars=BARS,
                  phrase_bars=PHRASE_BARS, part_offer=False, colon_id=None, end_id=None,
-                 ending_ids=(), counters=False, **kwargs):  # fmt: skip
+                 ending_ids=(), counters=False, clock_classes=None, **kwargs):  # fmt: skip
         super().__init__(**kwargs)
         for name, value in (("bar_chars", bar_chars), ("bars", bars), ("phrase_bars", phrase_bars)):
             if int(value) < 1:
@@ -136,8 +149,12 @@ class BarLookback(keras.layers.Layer):
         self.ending_ids = [int(i) for i in ending_ids]
         self.offers = 3 if self.part_offer else 2  # an offer and a repeat flag each
         self.counters = bool(counters)
-        self.width = 2 * self.offers + (2 if self.counters else 0)  # columns given
-        self.state_size = (self.bars + 1) * self.bar_chars + 11
+        self.clock_classes = None if clock_classes is None else [int(c) for c in clock_classes]
+        self.clock = self.clock_classes is not None
+        if self.clock and not self.counters:
+            raise ValueError("BarLookback's clock is a counter: it needs counters=True")
+        self.width = 2 * self.offers + (2 if self.counters else 0) + int(self.clock)
+        self.state_size = (self.bars + 1) * self.bar_chars + 11 + (CLOCK_STATE if self.clock else 0)
 
     def initial_state(self, batch):
         return tf.zeros([batch, self.state_size], tf.int32)
@@ -243,7 +260,109 @@ class BarLookback(keras.layers.Layer):
         offers = [phrase, match, part][: self.offers] + took[: self.offers]
         if self.counters:
             offers += [tf.minimum(new_bars_in_part, k + 1), new_rank]
+        if self.clock:
+            base = (k + 1) * n + 11
+            time, clock_state = self._clock_step(ids, state[:, base:], is_bar, is_newline)
+            offers.append(time)
+            new_state = tf.concat([new_state, clock_state], axis=-1)
         return tf.stack(offers, axis=-1), new_state
+
+    def _clock_step(self, ids, clock, is_bar, is_newline):
+        """The clock read one character on: ``(time in the bar in half units, new
+        clock state)``. The state: the bar's time so far and the last note's length
+        (in ticks), the note's length before its digits and slashes, its digits
+        (numerator, slashes, denominator), whether they may still come, what the
+        reading is inside (0: music; 1 quotes, 2 a decoration, 3 grace notes, 4 a
+        chord, 5 just after "[", 6 an inline field, 7 just after "(", 8 just after a
+        "\\" that continues the bar on the next line), the notes left in a tuplet and
+        its p, and a broken rhythm's hold on the next note (1: half, 2: one and a
+        half)."""
+        elapsed, length, base, num, slashes, den, in_note, mode, left, p, broken = (
+            clock[:, j] for j in range(CLOCK_STATE)
+        )
+        was_note = in_note > 0  # the last note's digits may still come
+        kind = tf.gather(tf.constant(self.clock_classes, tf.int32), ids)
+        digit = kind - DIGIT
+        is_digit = kind >= DIGIT
+        music = (mode == 0) | (mode == 5) | (mode == 7)  # where a note counts
+        # a note: its length is one unit, in a tuplet q/p of it, after ">" half of it
+        note = (kind == NOTE) & music
+        q = tf.gather(tf.constant(TUPLET_Q, tf.int32), tf.clip_by_value(p, 0, 9))
+        unit = tf.where(left > 0, CLOCK_TICKS * q // tf.maximum(p, 1), CLOCK_TICKS)
+        unit = tf.where(broken == 1, unit // 2, tf.where(broken == 2, unit * 3 // 2, unit))
+        # the note's digits and slashes: "A3", "A/", "A//", "A3/2"
+        written = was_note & ((mode == 0) | (mode == 4)) & ~note
+        more = written & is_digit & (slashes == 0)
+        under = written & is_digit & (slashes > 0)
+        num = tf.where(more, num * 10 + digit, num)
+        den = tf.where(under, den * 10 + digit, den)
+        slashes = tf.where(written & (kind == SLASH), slashes + 1, slashes)
+        top = base * tf.maximum(num, 1)
+        scaled = tf.where(
+            slashes == 0,
+            top,
+            tf.where(den > 0, top // tf.maximum(den, 1), tf.bitwise.right_shift(top, slashes)),
+        )
+        shaped = written & (is_digit | (kind == SLASH))
+        elapsed = tf.where(shaped, elapsed + scaled - length, elapsed)
+        length = tf.where(shaped, scaled, length)
+        # a broken rhythm: "A>B" is A one and a half, B half; "A<B" the other way
+        longer, shorter = (kind == LONGER) & (mode == 0), (kind == SHORTER) & (mode == 0)
+        elapsed = tf.where(longer, elapsed + length // 2, elapsed)
+        elapsed = tf.where(shorter, elapsed - length // 2, elapsed)
+        length = tf.where(longer, length * 3 // 2, tf.where(shorter, length // 2, length))
+        broken = tf.where(longer, 1, tf.where(shorter, 2, tf.where(note, 0, broken)))
+        # a new note
+        elapsed = tf.where(note, elapsed + unit, elapsed)
+        length = tf.where(note, unit, length)
+        base = tf.where(note, unit, base)
+        num, slashes, den = (tf.where(note, 0, v) for v in (num, slashes, den))
+        left = tf.where(note & (left > 0), left - 1, left)
+        # a tuplet: "(3" right after "("
+        tuplet = (mode == 7) & is_digit
+        left = tf.where(tuplet, digit, left)
+        p = tf.where(tuplet, digit, p)
+        # a chord's end: its digits scale the chord ("[CEG]2"), as the first note's
+        chord_end = (mode == 4) & (kind == BRACKET_END)
+        base = tf.where(chord_end, length, base)
+        num, slashes, den = (tf.where(chord_end, 0, v) for v in (num, slashes, den))
+        keep = was_note & ((kind == KEEP) | is_digit | (kind == SLASH))  # "A,2", "c'/"
+        in_note = tf.where(note | chord_end | keep & ((mode == 0) | (mode == 4)), 1, 0)
+        in_note = tf.where((mode == 4) & (kind == NOTE), 0, in_note)  # a chord's other notes
+        # what the reading is inside next
+        opens = tf.where(
+            kind == QUOTE,
+            1,
+            tf.where(
+                kind == BANG,
+                2,
+                tf.where(
+                    kind == GRACE,
+                    3,
+                    tf.where(kind == BRACKET, 5, tf.where(kind == PAREN, 7, 0)),
+                ),
+            ),
+        )
+        closes = {1: QUOTE, 2: BANG, 3: GRACE_END, 4: BRACKET_END, 6: BRACKET_END}
+        new_mode = opens  # music, "[" and "(" go on to whatever this character opens
+        for inside, end in closes.items():
+            new_mode = tf.where(mode == inside, tf.where(kind == end, 0, inside), new_mode)
+        after_bracket = tf.where(
+            kind == NOTE, 4, tf.where(kind == LETTER, 6, tf.where(kind == KEEP, 5, opens))
+        )  # "[CEG]" a chord, "[K:G]" a field, "[1" an ending
+        new_mode = tf.where(mode == 5, after_bracket, new_mode)
+        new_mode = tf.where((kind == BACKSLASH) & music, 8, new_mode)
+        in_note = tf.where(mode == 5, tf.where(kind == NOTE, 1, 0), in_note)
+        held = tf.stack([elapsed, length, base, num, slashes, den, in_note, new_mode, left, p,
+                         broken], axis=-1)  # fmt: skip
+        # a bar line starts the bar's time again, and so does a new line (the header's
+        # fields, a line of music), unless a "\\" continued the bar onto it
+        reset = is_bar | (is_newline & (mode != 8))
+        continued = (is_newline & (mode == 8))[:, None]  # all as it was, back in the music
+        held = tf.where(continued, clock * tf.one_hot(7, CLOCK_STATE, 0, 1, dtype=tf.int32), held)
+        clock = tf.where(reset[:, None], tf.zeros_like(held), held)
+        time = tf.clip_by_value(clock[:, 0] * 2 // CLOCK_TICKS, 0, CLOCK_MAX)
+        return time, clock
 
     @tf.function(reduce_retracing=True)
     def _scan(self, ids, state):
@@ -284,6 +403,7 @@ class BarLookback(keras.layers.Layer):
             "end_id": None if self.end_id < 0 else self.end_id,
             "ending_ids": self.ending_ids,
             "counters": self.counters,
+            "clock_classes": self.clock_classes,
         }
 
 
@@ -318,14 +438,37 @@ def text_offers(layer, ids, chunks=256):
     return np.concatenate([offers[row, : len(p)] for row, p in enumerate(pieces)])
 
 
-def counter_sizes(bars, bar_chars):
+def counter_sizes(bars, bar_chars, clock=False):
     """How many values each `BarLookback` counter takes: the bar's number in its part
-    (0 to ``bars + 1``), the place in the bar (0 to ``bar_chars``)."""
-    return bars + 2, bar_chars + 1
+    (0 to ``bars + 1``), the place in the bar (0 to ``bar_chars``), and with ``clock``
+    the time in the bar (0 to ``CLOCK_MAX`` half units)."""
+    return (bars + 2, bar_chars + 1) + ((CLOCK_MAX + 1,) if clock else ())
+
+
+def clock_classes(chars):
+    """The clock's class of each character of ``chars`` (a vocabulary's, in id order)."""
+    special = {"/": SLASH, ">": LONGER, "<": SHORTER, "(": PAREN, '"': QUOTE, "!": BANG,
+               "{": GRACE, "}": GRACE_END, "[": BRACKET, "]": BRACKET_END, "|": BAR,
+               "\n": NEWLINE, "\\": BACKSLASH}  # fmt: skip
+    classes = []
+    for char in chars:
+        if char in "ABCDEFGabcdefgzx":
+            classes.append(NOTE)
+        elif char.isdigit() and char.isascii():
+            classes.append(DIGIT + int(char))
+        elif char in special:
+            classes.append(special[char])
+        elif char.isalpha():
+            classes.append(LETTER)
+        elif char in ",'^_=":  # octave marks keep a note's digits coming; accidentals
+            classes.append(KEEP)  # (before a note, or after "[") change no time
+        else:
+            classes.append(OTHER)
+    return classes
 
 
 def lookback_for(vocab, bar_chars=BAR_CHARS, bars=BARS, phrase_bars=PHRASE_BARS, part_offer=True,
-                 counters=True):  # fmt: skip
+                 counters=True, clock=True):  # fmt: skip
     """The `BarLookback` settings for ``vocab`` (a `Vocabulary` with ``|`` and a newline)."""
     missing = [c for c in "|\n" if c not in vocab.index]
     if missing:
@@ -347,6 +490,8 @@ def lookback_for(vocab, bar_chars=BAR_CHARS, bars=BARS, phrase_bars=PHRASE_BARS,
         )
     if counters:
         settings["counters"] = True
+        if clock:
+            settings["clock_classes"] = clock_classes(vocab.chars)
     return settings
 
 
@@ -382,10 +527,11 @@ class LookbackRNN(MusicRNN):
         self.offers = self.lookback.offers
         self.input_dim = self.embedding_dim + self.offers * (self.offer_dim + 1)
         self.counter_embeddings = []
-        if self.lookback.counters:  # the bar's number in its part, the place in the bar
-            sizes = counter_sizes(self.lookback.bars, self.lookback.bar_chars)
+        if self.lookback.counters:  # the bar in its part, the place in the bar (the clock)
+            lookback = self.lookback
+            sizes = counter_sizes(lookback.bars, lookback.bar_chars, lookback.clock)
             self.counter_embeddings = [keras.layers.Embedding(n, COUNTER_DIM) for n in sizes]
-            self.input_dim += 2 * COUNTER_DIM
+            self.input_dim += len(sizes) * COUNTER_DIM
 
     def build(self, input_shape=(None, None)):
         batch, time = input_shape[0], input_shape[1]

@@ -89,9 +89,10 @@ def parameter_count(vocab_size, embedding_dim, rnn_units, lookback=None):
         count = 3 if lookback.get("part_offer") else 2  # offers, each with its repeat flag
         inputs += count * (OFFER_DIM + 1)
         offers = (vocab_size + 1) * OFFER_DIM
-        if lookback.get("counters"):  # the bar in the part, the place in the bar
-            inputs += 2 * COUNTER_DIM
-            sizes = counter_sizes(lookback["bars"], lookback["bar_chars"])
+        if lookback.get("counters"):  # the bar in the part, the place in the bar (the clock)
+            clock = lookback.get("clock_classes") is not None
+            sizes = counter_sizes(lookback["bars"], lookback["bar_chars"], clock)
+            inputs += len(sizes) * COUNTER_DIM
             offers += sum(sizes) * COUNTER_DIM
     lstm = 4 * rnn_units * (inputs + rnn_units + 1)
     return vocab_size * embedding_dim + offers + lstm + (rnn_units + 1) * vocab_size

@@ -113,14 +113,17 @@ def test_resume_continues_to_the_new_step_count(tunes_file, tmp_path, capsys):
     out = tmp_path / "run"
     args = ["music", "train", "--data", str(tunes_file), "--out", str(out), "--tracking", "off"]
     assert main([*args, *TINY, "--seed", "5"]) == 0
-    # the flags left out keep the run's values (its seed, its size), not the defaults
-    assert main([*args, "--steps", "45", "--resume", "--no-progress"]) == 0
+    # the flags left out keep the run's values (its seed, its size, its --data file),
+    # not the defaults (the shipped corpus)
+    again = ["music", "train", "--out", str(out), "--tracking", "off"]
+    assert main([*again, "--steps", "45", "--resume", "--no-progress"]) == 0
     summary = last_json_line(capsys)
     assert summary["steps_done"] == 45
     history = json.loads((out / "history.json").read_text())
     assert history["steps"] == list(range(1, 46))
     settings = json.loads((out / "settings.json").read_text())
     assert settings["seed"] == 5 and settings["rnn_units"] == 16
+    assert settings["data"] == str(tunes_file)
 
 
 @pytest.mark.parametrize(

@@ -108,6 +108,9 @@ def _starting_weights(model, init_from, config, lookback):
     return model.get_weights()
 
 
+# The run record's name for tunes from a --data file (a resume without --data reads it).
+DATA_FILE = "file"
+
 # Settings that may differ on resume: how often to evaluate, save and sample.
 _FREE_ON_RESUME = {"checkpoint_every", "eval_every", "sample_songs", "steps", "minutes"}
 
@@ -250,6 +253,7 @@ def train_music(
         config = task.resumed_config(
             MusicConfig, config, out_dir, free=_FREE_ON_RESUME, check=_same_cosine_end
         )
+        data = task.resumed_data(out_dir, data, (DATA_FILE,))  # the run's --data file
     else:
         task.refuse_to_overwrite(out_dir)
     tunes, train_tunes, val_tunes, book_tunes, augmented = _split_tunes(config, data, resume)
@@ -290,7 +294,8 @@ def train_music(
     val_data = fixed_windows(val_ids, config.seq_length, config.batch_size, val_offers)
     run = _MusicRun(
         config, strategy, vocab, lookback, train_ids, val_data, why, max_seconds, resume,
-        progress, data=str(data or abc.corpus_path()), train_offers=train_offers, facts={
+        progress, data=str(data or abc.corpus_path()), train_offers=train_offers,
+        source={"source": DATA_FILE if data is not None else "shipped", "data": data_name}, facts={
             "vocab_size": len(vocab),
             "train_tunes": len(train_tunes),
             "transposed_tunes": transposed,
@@ -340,11 +345,12 @@ class _MusicRun:
     facts: dict  # the settings' counts and sources
     start: list | None = None  # the weights to start from (--init-from)
     train_offers: object = None  # a lookback model's offers for train_ids (`text_offers`)
+    source: dict = None  # where the data came from, for a resume (`task.resumed_data`)
 
     def train(self, out, tracking):
         record = {"recipe": self.why, "max_seconds": self.max_seconds}
         return task.run_training(
-            "music", self.config, out, {}, self.build, functools.partial(self.fit, out),
+            "music", self.config, out, self.source, self.build, functools.partial(self.fit, out),
             _no_test, tracking=tracking, resume=self.resume, record=record,
             summary=self.summary, save=self.save,
         )  # fmt: skip

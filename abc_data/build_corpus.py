@@ -7,6 +7,16 @@ dropped and counted by reason in folk_tunes.json.
 
     python abc_data/build_corpus.py            # rewrites the files next to this script
     python abc_data/build_corpus.py --out-dir /tmp/corpus
+    python abc_data/build_corpus.py --pretraining [--hold-out-book ryansMammoth]
+
+``--pretraining`` builds the pretraining corpus of the pretrain-then-fine-tune recipe
+(README): music21's essenFolksong, cleaned the same way, less any tune the shipped
+corpus also has, followed by the shipped corpus's training tunes (the split
+``tfdl music train`` makes with the same ``--seed``, ``--val-fraction`` and
+``--hold-out-book``), so the model learns the corpus's characters and never sees its
+held-out tunes. essenFolksong is licensed for non-commercial use only: tfdl does not
+ship the result; you build it from your own music21 (pretraining_tunes.abc and .json,
+git-ignored). miscFolk is left out: it is the loss on tunes no tfdl model saw.
 
 The output depends only on the installed music21 corpus and on
 ``tfdl.music.abc``: sources are read in a fixed order, files in sorted order,
@@ -131,11 +141,76 @@ def build(out_dir: str | Path = HERE, corpus_dir: str | Path | None = None) -> d
     return stats
 
 
+# The pretraining corpus's own collection (see the module docstring).
+PRETRAINING_SOURCES = ("essenFolksong",)
+
+
+def build_pretraining(out_dir=HERE, hold_out_book=None, seed=0, val_fraction=0.1, corpus_dir=None):
+    """Write ``pretraining_tunes.abc`` and ``.json`` into ``out_dir``; return the stats."""
+    corpus, version = music21_corpus()
+    corpus = Path(corpus_dir) if corpus_dir is not None else corpus
+    shipped = abc.load_corpus()
+    if hold_out_book:
+        shipped, _ = abc.split_off_book(shipped, hold_out_book)
+    train, _ = abc.train_val_split(shipped, val_fraction, seed)
+    known = len(abc.dedupe(abc.load_corpus()))
+    other, dropped, loaded = [], Counter(), 0
+    for name in PRETRAINING_SOURCES:
+        tunes, _ = load_source(corpus / name)
+        loaded += len(tunes)
+        for tune in tunes:
+            mended, reason = clean.clean_tune(tune)
+            if mended is None:
+                dropped[_reason_kind(reason)] += 1
+            else:
+                other.append(mended)
+    # less every tune the shipped corpus has (its held-out tunes and books included)
+    other = abc.dedupe(abc.load_corpus() + other)[known:]
+    text = "\n\n".join(other + train) + "\n"
+    missing = set("".join(shipped)) - set(text)
+    if missing:  # only in held-out tunes: a fine-tuned run would refuse the corpus
+        raise ValueError(f"the held-out tunes have characters no pretraining tune has: {missing}")
+    stats = {
+        "music21_version": version,
+        "sources": list(PRETRAINING_SOURCES),
+        "tunes_loaded": loaded,
+        "unmendable_dropped": sum(dropped.values()),
+        "other_tunes": len(other),
+        "corpus_training_tunes": len(train),
+        "split": {"seed": seed, "val_fraction": val_fraction, "hold_out_book": hold_out_book},
+        "tunes": len(other) + len(train),
+        "chars": len(text),
+    }
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "pretraining_tunes.abc").write_text(text, encoding="utf-8", newline="\n")
+    (out_dir / "pretraining_tunes.json").write_text(
+        json.dumps(stats, indent=2) + "\n", encoding="utf-8", newline="\n"
+    )
+    return stats
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out-dir", type=Path, default=HERE, help="default: %(default)s")
+    parser.add_argument(
+        "--pretraining", action="store_true", help="the pretraining corpus (see above)"
+    )
+    parser.add_argument("--hold-out-book", help="with --pretraining: as tfdl music train's")
+    parser.add_argument("--seed", type=int, default=0, help="with --pretraining: the split's")
+    parser.add_argument(
+        "--val-fraction", type=float, default=0.1, help="with --pretraining: the split's"
+    )
     args = parser.parse_args(argv)
     start = time.perf_counter()
+    if args.pretraining:
+        stats = build_pretraining(args.out_dir, args.hold_out_book, args.seed, args.val_fraction)
+        print(
+            f"{stats['other_tunes']} essenFolksong tunes and {stats['corpus_training_tunes']} "
+            f"training tunes of the corpus, {stats['chars']} chars, written to "
+            f"{args.out_dir / 'pretraining_tunes.abc'} in {time.perf_counter() - start:.1f} s"
+        )
+        return
     stats = build(args.out_dir)
     seconds = time.perf_counter() - start
     for name, s in stats["sources"].items():

@@ -241,3 +241,22 @@ def test_builder_reproduces_the_shipped_corpus_byte_for_byte(tmp_path):
     for name in ("folk_tunes.abc", "folk_tunes.json"):
         assert (tmp_path / name).read_bytes() == (corpus_path().parent / name).read_bytes()
     assert stats["tunes"] > 1000 and stats["bytes"] < 3_000_000
+
+
+def test_the_pretraining_corpus_holds_none_of_the_tunes_a_run_holds_out(tmp_path):
+    pytest.importorskip("music21")
+    from tfdl.music import abc
+
+    stats = _builder().build_pretraining(tmp_path / "a", hold_out_book="airdsAirs")
+    text = (tmp_path / "a" / "pretraining_tunes.abc").read_text(encoding="utf-8")
+    tunes = abc.split_tunes(text)
+    assert len(tunes) == stats["tunes"] and stats["other_tunes"] > 1000
+    # what `tfdl music train --hold-out-book airdsAirs` holds out (seed 0, 10 %)
+    kept, book = abc.split_off_book(abc.load_corpus(), "airdsAirs")
+    train, val = abc.train_val_split(kept, 0.1, 0)
+    music = {abc._music_key(t) for t in tunes}
+    assert not music & {abc._music_key(t) for t in val + book}
+    assert {abc._music_key(t) for t in train} <= music
+    assert set("".join(kept)) <= set(text)  # the characters a fine-tuned run reads
+    _builder().build_pretraining(tmp_path / "b", hold_out_book="airdsAirs")
+    assert (tmp_path / "b" / "pretraining_tunes.abc").read_bytes() == text.encode("utf-8")

@@ -50,6 +50,20 @@ def test_generate_writes_files_for_valid_songs_and_logs_them_as_assets(trained, 
     assert sorted(u["additional_params"]["fileName"] for u in uploads) == written
 
 
+def test_generate_says_in_one_line_how_many_songs_could_not_keep_their_form(
+    trained, tmp_path, capsys
+):
+    # a tiny model in 60 characters cannot write two 8-bar parts of a jig
+    argv = ["music", "generate", "--model", str(trained), "--out", str(tmp_path / "s")]
+    argv += ["--num-songs", "2", "--length", "60", "--type", "jig", "--tracking", "off"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "tfdl: warning: 2 of 2 songs could not keep the jig form in 4 tries and end at their "
+        "last whole bar (another --seed, or --form free, may do better)"
+    ]
+
+
 def test_generate_skips_invalid_songs_and_defaults_to_the_pretrained_model(
     trained, tmp_path, capsys, monkeypatch
 ):

@@ -135,6 +135,12 @@ def test_metrical_sampler_refuses_a_prime_it_cannot_continue(shipped, prime, mes
     assert shipped.sample(1, length=5, prime=prime, metrical=False)[0].startswith(prime)
 
 
+def sampler_plan(tune_type):
+    from tfdl.music.grammar import form_plan
+
+    return form_plan(tune_type, None, None, None)
+
+
 def test_form_keeping_with_a_tiny_model_stays_in_form_and_is_reproducible():
     from tfdl.music.form import read_form
 
@@ -146,6 +152,12 @@ def test_form_keeping_with_a_tiny_model_stays_in_form_and_is_reproducible():
         assert song.startswith(prime) and len(song) <= len(prime) + 150
         # out of room before the form is complete: whatever parts it closed have 8 bars
         assert all(s.bars == 8 for s in read_form(song).sections[:-1])
+    # each was written again from the prime (FORM_RETRIES times), and is still unfinished
+    assert sampler.gave_up == 2
+    once = sampler._sample_metrical(np.tile(VOCAB.encode(prime), (2, 1)), prime, 150, 1.0,
+                                    len(VOCAB), 0, sampler_plan("jig"))  # fmt: skip
+    assert sampler.work["pieces_accepted"] > sum(song.accepted for song in once)
+    assert [song.text for song in once] != songs  # the last try's songs came back
 
 
 def test_shipped_model_keeps_a_reels_form(shipped):

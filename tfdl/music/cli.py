@@ -321,7 +321,7 @@ def _sample(args, model, vocab, metrical=None, form=None):
 
     ``metrical`` None follows ``--free``, ``form`` None ``--form``; values pick the mode.
     """
-    from tfdl.music.generate import SongSampler
+    from tfdl.music.generate import FORM_RETRIES, SongSampler
 
     sampler = SongSampler(model, vocab, jit_compile=args.xla)
     started = time.time()
@@ -340,6 +340,13 @@ def _sample(args, model, vocab, metrical=None, form=None):
         meter=args.meter,
         key=args.key,
     )
+    if sampler.gave_up:
+        print(
+            f"tfdl: warning: {sampler.gave_up} of {len(songs)} songs could not keep the "
+            f"{args.type} form in {1 + FORM_RETRIES} tries and end at their last whole bar "
+            "(another --seed, or --form free, may do better)",
+            file=sys.stderr,
+        )
     return songs, time.time() - started, sampler.work
 
 

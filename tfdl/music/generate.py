@@ -41,6 +41,10 @@ ONE_SONG_CHUNK = 96
 # Rows a chunk may use for redraws, and draws of one piece at a time at most.
 CANDIDATE_ROWS = 16
 MAX_CANDIDATES = 4
+# Times a song whose form the sampler gave up on (out of back-ups and restarts, or of
+# room) is written again from the prime with other noise, before it is returned
+# unfinished (`SongSampler.gave_up` counts those).
+FORM_RETRIES = 3
 
 
 def _float32(state):
@@ -48,16 +52,18 @@ def _float32(state):
     return tf.cast(state, tf.float32) if state.dtype.is_floating else state
 
 
-def sampler_work(songs):
-    """What the metrical sampler drew to write ``songs`` (`SongGrammar` objects)."""
-    accepted = sum(song.accepted for song in songs)
-    rejected = sum(song.rejected for song in songs)
+def sampler_work(songs, discarded=()):
+    """What the metrical sampler drew to write ``songs`` (`SongGrammar` objects), the
+    ``discarded`` tries at a form (see `FORM_RETRIES`) included."""
+    tried = [*songs, *discarded]
+    accepted = sum(song.accepted for song in tried)
+    rejected = sum(song.rejected for song in tried)
     kept = sum(len(song.text) for song in songs)
     return {
         "pieces_accepted": accepted,
         "pieces_rejected": rejected,
         "rejections_per_accepted_piece": round(rejected / max(accepted, 1), 3),
-        "chars_drawn_per_kept": round(sum(song.drawn for song in songs) / max(kept, 1), 3),
+        "chars_drawn_per_kept": round(sum(song.drawn for song in tried) / max(kept, 1), 3),
     }
 
 
@@ -78,6 +84,7 @@ class SongSampler:
         self.model = model
         self.vocab = vocab
         self.work = None  # `sampler_work` of the last metrical sample() call
+        self.gave_up = 0  # songs of the last call that end before their form is complete
         newline = vocab.index.get("\n")
         # -1 never matches a sampled id: without "\n" in the vocabulary songs run to length.
         self._newline = tf.constant(-1 if newline is None else newline, tf.int32)
@@ -215,7 +222,10 @@ class SongSampler:
                 at the first chunk that starts after it (None: no deadline).
 
         Returns a list of strings, each the prime followed by the generated text up
-        to and excluding the blank line that ends it.
+        to and excluding the blank line that ends it. With a form to keep, a song the
+        grammar gives up on is written again (`FORM_RETRIES` times); ``self.gave_up``
+        counts those that still end at their last whole bar, before the form is
+        complete.
         """
         prime = DEFAULT_PRIME if prime is None else prime
         if not prime:
@@ -239,10 +249,23 @@ class SongSampler:
         except ValueError as e:
             raise UserError(f"prime has {e}") from None
         batch = np.tile(prime_ids[None, :], (int(num_songs), 1))
+        self.gave_up = 0
         if metrical:
-            return self._sample_metrical(
-                batch, prime, int(length), temperature, top_k, seed, plan, deadline
-            )
+            args = (prime, int(length), temperature, top_k)
+            songs = self._sample_metrical(batch, *args, seed, plan, deadline)
+            discarded = []
+            for retry in range(1, FORM_RETRIES + 1 if plan is not None else 1):
+                again = [i for i, song in enumerate(songs) if song.gave_up]
+                if not again:
+                    break
+                other = (int(seed) + 7919 * retry) % 2**31  # other noise, the same each run
+                redrawn = self._sample_metrical(batch[again], *args, other, plan, deadline)
+                for i, song in zip(again, redrawn):
+                    discarded.append(songs[i])
+                    songs[i] = song
+            self.work = sampler_work(songs, discarded)
+            self.gave_up = sum(song.gave_up for song in songs) if plan is not None else 0
+            return [song.text for song in songs]
         ids = self._loop(
             tf.constant(batch),
             tf.constant(int(length)),
@@ -318,5 +341,4 @@ class SongSampler:
                 songs[j] = trial
                 first += rows[j]
             active = [j for j in active if not songs[j].done]
-        self.work = sampler_work(songs)
-        return [song.text for song in songs]
+        return songs

@@ -195,6 +195,7 @@ class SongGrammar:
     plan: FormPlan = None  # the form to keep; None: metrical only
     prime_parts: int = 0  # whole parts the prime holds (their closing bar lines are its own)
     restarts: int = 0  # times the form-keeping grammar started the song again
+    gave_up: bool = False  # ended early, at its last whole bar: out of tries or of room
 
     @property
     def last_char(self):
@@ -446,6 +447,7 @@ class SongGrammar:
         """End the song early, at the last accepted bar line where it is whole (no
         repeat left open, at least 4 bars), or as it is if there is none."""
         self.done = True
+        self.gave_up = True
         ends = [(len(self.text), self.reader)]
         ends += [(length, reader) for length, _, reader, _ in reversed(self.history)]
         for length, reader in ends:

@@ -54,6 +54,16 @@ def test_a_small_corpus_caps_the_size_whatever_the_budget():
     assert "parameters per character of data" in why["size_rule"]
 
 
+def test_transposed_copies_count_as_at_most_twice_the_tunes_own_characters():
+    probed = []
+    small = IDS[:400_000]  # with the tunes' own 100 k: a cap of 2.5 x 200 k parameters
+    settings, why = fit_recipe(1e6, small, 50, probe=table_probe(probed), data_chars=100_000)
+    assert settings["rnn_units"] == 256 and why["data_cap_chars"] == 200_000
+    assert parameter_count(50, 96, 384) > 2.5 * 200_000 > parameter_count(50, 64, 256)
+    settings, _ = fit_recipe(1e6, small, 50, probe=table_probe([]), data_chars=300_000)
+    assert settings["rnn_units"] == 384  # the transposed corpus itself caps it
+
+
 def test_a_budget_too_small_for_any_size_takes_the_smallest():
     probed = []
     settings, _ = fit_recipe(0.5, IDS, 50, probe=table_probe(probed))

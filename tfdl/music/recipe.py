@@ -68,6 +68,13 @@ CHARS_PER_PARAMETER = 4.0
 # long budget on a small corpus chose a model with about 7 parameters per character,
 # which overfitted after a third of its budget; one with about 2 did not.
 MAX_PARAMETERS_PER_CHAR = 2.5
+# A transposed copy of a tune teaches less than a new tune: the cap counts a corpus
+# with its transpositions (--transpose) as at most this many times the tunes' own
+# characters. On the 800-tune subset, transposed, `--minutes 20` chose LSTM 512 (7.2
+# parameters per character of the tunes' own) and overfitted after about 27 epochs of
+# them, ending at 1.294 against 1.259 for `--minutes 4`'s LSTM 384 (3.9), which was
+# still improving (bench/budget_results.json).
+TRANSPOSED_WORTH = 2.0
 # (epochs at most, dropout): the first row whose bound the budget's epochs fit.
 DROPOUT_BY_EPOCHS = ((2.0, 0.0), (8.0, 0.1), (30.0, 0.2), (float("inf"), 0.3))
 # The probe may spend this fraction of the budget; each size gets a warm-up step
@@ -142,12 +149,15 @@ def plan_steps(seconds_per_step, train_seconds):
     return max(1, int(train_seconds * (1 - OVERHEAD_FRACTION) / seconds_per_step))
 
 
-def fit_recipe(budget_seconds, ids, vocab_size, fixed=None, log=None, probe=None, lookback=None):
+def fit_recipe(budget_seconds, ids, vocab_size, fixed=None, log=None, probe=None, lookback=None,
+               data_chars=None):  # fmt: skip
     """The recipe for ``budget_seconds`` of training on the encoded corpus ``ids``.
 
     ``fixed`` holds settings the user chose (``MusicConfig`` field names); they are
     kept, and the probe measures only sizes they allow. ``probe`` times a step
     (default `probe_seconds_per_step`); ``lookback`` makes the model a `LookbackRNN`.
+    ``data_chars``: the tunes' own characters where ``ids`` also hold transposed copies
+    (the data cap counts at most ``TRANSPOSED_WORTH`` times them).
     Returns ``(settings, why)``: the chosen settings (every hyperparameter, and
     ``steps``) and a dict of the measurements and rules behind them.
     """
@@ -167,10 +177,11 @@ def fit_recipe(budget_seconds, ids, vocab_size, fixed=None, log=None, probe=None
     else:
         sizes = [(fixed.get("embedding_dim", dim), units) for dim, units in SIZES]
     probe_budget = PROBE_FRACTION * budget_seconds
+    music = len(ids) if data_chars is None else min(len(ids), TRANSPOSED_WORTH * data_chars)
     measured = []  # (size, seconds per step, chars per parameter over the budget)
     for size in sizes:
         parameters = parameter_count(vocab_size, *size, lookback)
-        if measured and parameters > MAX_PARAMETERS_PER_CHAR * len(ids):
+        if measured and parameters > MAX_PARAMETERS_PER_CHAR * music:
             break  # too big for the data (the smallest size is always measured)
         seconds = probe(ids, vocab_size, size, batch_size, seq_length)
         train_seconds = budget_seconds - (time.perf_counter() - started)
@@ -212,6 +223,7 @@ def fit_recipe(budget_seconds, ids, vocab_size, fixed=None, log=None, probe=None
         "budget_seconds": round(budget_seconds, 1),
         "probe_seconds": round(probe_seconds, 1),
         "corpus_chars": len(ids),
+        "data_cap_chars": int(music),
         "seconds_per_step": {f"LSTM {s[1]}": round(t, 4) for s, t, _ in measured},
         "chars_per_parameter": {f"LSTM {s[1]}": round(r, 2) for s, _, r in measured},
         "size_rule": (

@@ -124,11 +124,16 @@ def _same_cosine_end(config, saved):
         )
 
 
-def _choose_recipe(config, budget_seconds, ids, vocab_size, lookback, log):
-    """``(config, why)``: ``config`` with every setting its recipe leaves open filled in."""
+def _choose_recipe(config, budget_seconds, ids, vocab_size, lookback, log, data_chars):
+    """``(config, why)``: ``config`` with every setting its recipe leaves open filled in
+    (``data_chars``: the tunes' own characters, which ``ids`` may hold transposed too)."""
     name = config.recipe_name()
-    choose = fit_recipe if name == "auto" else lab_recipe
-    settings, why = choose(budget_seconds, ids, vocab_size, config.chosen(), log, lookback=lookback)
+    if name == "auto":
+        settings, why = fit_recipe(budget_seconds, ids, vocab_size, config.chosen(), log,
+                                   lookback=lookback, data_chars=data_chars)  # fmt: skip
+    else:
+        settings, why = lab_recipe(budget_seconds, ids, vocab_size, config.chosen(), log,
+                                   lookback=lookback)  # fmt: skip
     return dataclasses.replace(config, recipe=name, **settings), why
 
 
@@ -278,7 +283,7 @@ def train_music(
     train_ids = plain_ids if augmented is None else vocab.encode(join_tunes(augmented[0]))
     lookback = lookback_for(vocab) if config.lookback else None  # BarLookback's settings
     config, why, max_seconds = _recipe(config, out_dir, resume, started, train_ids, vocab,
-                                       lookback, log)  # fmt: skip
+                                       lookback, log, len(plain_ids))  # fmt: skip
     if config.transpose is None and augmented is not None:  # the auto recipe's to choose
         config, why = _budget_transposition(config, why, len(plain_ids), len(train_ids))
     transposed = 0
@@ -311,7 +316,7 @@ def train_music(
         return run.train(out, tracking if is_chief(strategy) else "off")
 
 
-def _recipe(config, out_dir, resume, started, train_ids, vocab, lookback, log):
+def _recipe(config, out_dir, resume, started, train_ids, vocab, lookback, log, data_chars):
     """``(config, why, max_seconds)``: the run's settings with its recipe's choices, the
     reasons for them, and the time budget left for the trainer (None: no budget). A
     resumed run's come from its record."""
@@ -319,7 +324,7 @@ def _recipe(config, out_dir, resume, started, train_ids, vocab, lookback, log):
         run = task.saved_run(out_dir)
         return config, run["recipe"], run["max_seconds"]
     budget = config.minutes * 60 - (time.perf_counter() - started) if config.minutes else None
-    config, why = _choose_recipe(config, budget, train_ids, len(vocab), lookback, log)
+    config, why = _choose_recipe(config, budget, train_ids, len(vocab), lookback, log, data_chars)
     # The budget left for the trainer: what the data, the probe and the model leave.
     max_seconds = None
     if config.minutes:

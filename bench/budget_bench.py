@@ -35,8 +35,10 @@ FIGURE = HERE / "budget_curves.png"
 LAB_SEGMENTS = (250, 500, 750, 1000, 1500, 2000)
 SUBSET_TUNES = 800
 # The auto recipe's name in the results: since it transposes past TRANSPOSE_EPOCHS
-# (tfdl.music.train), runs labelled plain "auto" measured the recipe before that rule.
-AUTO = "auto, transposing past 8 epochs"
+# (tfdl.music.train) and caps the size at TRANSPOSED_WORTH times the tunes' own
+# characters (tfdl.music.recipe). Runs labelled plain "auto" measured the recipe before
+# both rules, "auto, transposing past 8 epochs" before the cap.
+AUTO = "auto, transposing past 8 epochs, capped"
 PHASES = {
     # Fixed sizes under the auto recipe's other choices: where the size rule comes from.
     "grid": [

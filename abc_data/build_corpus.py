@@ -100,13 +100,7 @@ def build(out_dir: str | Path = HERE, corpus_dir: str | Path | None = None) -> d
     dropped = Counter()
     for name in SOURCES:
         loaded, second_settings = load_source(corpus / name)
-        cleaned = []
-        for tune in loaded:
-            mended, reason = clean.clean_tune(tune)
-            if mended is None:
-                dropped[_reason_kind(reason)] += 1
-            else:
-                cleaned.append(mended)
+        cleaned = _cleaned(loaded, dropped)
         before = len(tunes)
         tunes = abc.dedupe(tunes + cleaned)  # keeps earlier tunes first, in order
         sources[name] = {
@@ -131,14 +125,31 @@ def build(out_dir: str | Path = HERE, corpus_dir: str | Path | None = None) -> d
         "vocab_size": len(charset),
         "charset": "".join(charset),
     }
+    _write(out_dir, "folk_tunes", text, stats)
+    return stats
+
+
+def _cleaned(tunes, dropped):
+    """The tunes `clean.clean_tune` can mend, mended; ``dropped`` counts the rest by reason."""
+    cleaned = []
+    for tune in tunes:
+        mended, reason = clean.clean_tune(tune)
+        if mended is None:
+            dropped[_reason_kind(reason)] += 1
+        else:
+            cleaned.append(mended)
+    return cleaned
+
+
+def _write(out_dir, name, text, stats):
+    """``name``.abc and ``name``.json in ``out_dir``, the same bytes on every system."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     # newline="\n" so Windows writes the same bytes
-    (out_dir / "folk_tunes.abc").write_text(text, encoding="utf-8", newline="\n")
-    (out_dir / "folk_tunes.json").write_text(
+    (out_dir / f"{name}.abc").write_text(text, encoding="utf-8", newline="\n")
+    (out_dir / f"{name}.json").write_text(
         json.dumps(stats, indent=2) + "\n", encoding="utf-8", newline="\n"
     )
-    return stats
 
 
 # The pretraining corpus's own collection (see the module docstring).
@@ -158,12 +169,7 @@ def build_pretraining(out_dir=HERE, hold_out_book=None, seed=0, val_fraction=0.1
     for name in PRETRAINING_SOURCES:
         tunes, _ = load_source(corpus / name)
         loaded += len(tunes)
-        for tune in tunes:
-            mended, reason = clean.clean_tune(tune)
-            if mended is None:
-                dropped[_reason_kind(reason)] += 1
-            else:
-                other.append(mended)
+        other += _cleaned(tunes, dropped)
     # less every tune the shipped corpus has (its held-out tunes and books included)
     other = abc.dedupe(abc.load_corpus() + other)[known:]
     text = "\n\n".join(other + train) + "\n"
@@ -181,12 +187,7 @@ def build_pretraining(out_dir=HERE, hold_out_book=None, seed=0, val_fraction=0.1
         "tunes": len(other) + len(train),
         "chars": len(text),
     }
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "pretraining_tunes.abc").write_text(text, encoding="utf-8", newline="\n")
-    (out_dir / "pretraining_tunes.json").write_text(
-        json.dumps(stats, indent=2) + "\n", encoding="utf-8", newline="\n"
-    )
+    _write(out_dir, "pretraining_tunes", text, stats)
     return stats
 
 

@@ -199,8 +199,18 @@ def plot(results):
                     xytext=(6, 6),
                     fontsize=8,
                 )
+        capped = sorted((r for r in mine if r["recipe"] == AUTO), key=lambda r: r["minutes"])
+        if capped:
+            ax.plot(
+                [r["train_seconds"] for r in capped],
+                [r["held_out_loss"] for r in capped],
+                "g-^",
+                markersize=10,
+                label="--minutes M, transposing (on a machine busy with a training)",
+            )
         for prefix, style, label in (
             ("auto, before", "x", "--minutes M before the data cap (LSTM 512 at 20 min overfits)"),
+            ("auto, transposing past 8 epochs", "v", "--minutes M, transposing, before the cap"),
             ("sweep", ".", "2-minute sweeps of batch, window, rate (LSTM 256-512)"),
         ):
             runs = [r for r in mine if r["recipe"].startswith(prefix)]

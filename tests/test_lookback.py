@@ -369,3 +369,16 @@ def test_the_recipe_counts_a_lookback_models_weights(part_offer, counters, clock
     model = music_model(len(vocab), 16, 24, lookback=lookback)
     model.build((None, None))
     assert parameter_count(len(vocab), 16, 24, lookback) == model.count_params()
+
+
+def test_the_free_sampler_runs_a_lookback_model_for_any_number_of_songs():
+    # the compiled loop is traced once for every batch size (reduce_retracing): the
+    # lookback's reading must keep the loop's shapes (it once lost the batch size)
+    from tfdl.music.generate import SongSampler
+
+    tunes = abc.load_corpus()[:4]
+    vocab = corpus_vocab(tunes)
+    sampler = SongSampler(tiny_model(vocab), vocab)
+    for songs, prime in ((2, "X:1\n"), (1, "X:1\nK:D\n"), (1, "X:1\nT:a\n"), (3, "X:1\n")):
+        written = sampler.sample(songs, length=20, prime=prime, metrical=False)
+        assert len(written) == songs and all(s.startswith(prime) for s in written)

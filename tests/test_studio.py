@@ -27,6 +27,8 @@ from tfdl.music.studio.server import Studio, bind, make_app
 from tfdl.music.vocab import Vocabulary
 
 CHROMIUM = os.environ.get("TFDL_CHROMIUM", "/usr/bin/chromium")
+# the shipped model's vocabulary: top_k's upper bound
+SHIPPED_CHARS = len(Vocabulary.load(Path(__file__).parents[1] / "tfdl/pretrained/music/vocab.json"))
 JIG = {"meter": "6/8", "key": "D", "seed": 7, "num_songs": 2, "length": 400}
 
 
@@ -141,7 +143,7 @@ def test_a_prime_goes_after_the_header(server):
         ({"length": 2.5}, "length", "must be a whole number"),
         ({"temperature": 0}, "temperature", "between 0.01 and 10, got 0"),
         ({"temperature": "hot"}, "temperature", "must be a number"),
-        ({"top_k": 0}, "top_k", "between 1 and 94, got 0"),
+        ({"top_k": 0}, "top_k", f"between 1 and {SHIPPED_CHARS}, got 0"),
         ({"seed": -1}, "seed", "between 0 and 2147483647"),
         ({"seed": [7]}, "seed", "must be a whole number or null"),
         ({"meter": "7/0"}, "meter", "no ABC meter"),

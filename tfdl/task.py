@@ -107,7 +107,7 @@ def resumed_config(config_class, config, out_dir, free=("epochs",), check=no_few
 def resumed_data(out_dir, data, file_sources):
     """``data``, or when None the file the run in ``out_dir`` was trained on, if its
     source is one of ``file_sources`` (else None: the task's default data again)."""
-    saved = saved_run(out_dir)["data"]
+    saved = saved_run(out_dir).get("data", {})  # (music runs recorded no data before)
     if data is None and saved.get("source") in file_sources:
         return saved["data"]
     return data

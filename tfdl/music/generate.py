@@ -112,7 +112,11 @@ class SongSampler:
             ids = self._draw(logits, temperature, top_k, tf.stack([seed, i]))
             out = out.write(i, tf.where(done, -1, ids))
             done = done | ((prev == self._newline) & (ids == self._newline))
-            logits, state = self.model.step(ids, state, table, blocks)
+            new_logits, new_state = self.model.step(ids, state, table, blocks)
+            # a LookbackRNN's step loses the static number of songs (its reading gathers
+            # by row); the loop needs the shapes it started with
+            logits = tf.ensure_shape(new_logits, logits.shape)
+            state = [tf.ensure_shape(n, s.shape) for n, s in zip(new_state, state)]
             return i + 1, logits, state, ids, done, out
 
         def not_finished(i, logits, state, prev, done, out):

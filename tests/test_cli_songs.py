@@ -59,8 +59,8 @@ def test_generate_says_in_one_line_how_many_songs_could_not_keep_their_form(
     assert main(argv) == 0
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        "tfdl: warning: 2 of 2 songs could not keep the jig form in 9 tries and end at their "
-        "last whole bar (another --seed, or --form free, may do better)"
+        "tfdl: warning: 2 of 2 songs could not keep the jig form in up to 9 tries and end at "
+        "their last whole bar (another --seed, or --form free, may do better)"
     ]
 
 

@@ -343,7 +343,7 @@ def _sample(args, model, vocab, metrical=None, form=None):
     if sampler.gave_up:
         print(
             f"tfdl: warning: {sampler.gave_up} of {len(songs)} songs could not keep the "
-            f"{args.type} form in {1 + FORM_RETRIES} tries and end at their last whole bar "
+            f"{args.type} form in up to {1 + FORM_RETRIES} tries and end at their last whole bar "
             "(another --seed, or --form free, may do better)",
             file=sys.stderr,
         )

@@ -45,9 +45,14 @@ MAX_CANDIDATES = 4
 # room) is written again from the prime with other noise, before it is returned
 # unfinished (`SongSampler.gave_up` counts those). Only the songs given up on are
 # written again, so this costs nothing where the model keeps the form. With the
-# shipped model (seed 7384, 20 songs of each type, `python bench/tune_types.py`), 3
-# retries left 2 of 20 slides unfinished (none retried: 10 of 20), 8 left none.
+# model shipped before the lookback one (seed 7384, 20 songs of each type, `python
+# bench/tune_types.py`, before FRUITLESS_RETRIES), 3 retries left 2 of 20 slides
+# unfinished (none retried: 10 of 20), 8 left none.
 FORM_RETRIES = 8
+# Rounds of retries in a row that finish no song before the sampler stops retrying: a
+# model that cannot write the form at all (a tiny one, or a type it never learnt) fails
+# in 3 tries, not 9.
+FRUITLESS_RETRIES = 2
 
 
 def _float32(state):
@@ -260,16 +265,18 @@ class SongSampler:
         if metrical:
             args = (prime, int(length), temperature, top_k)
             songs = self._sample_metrical(batch, *args, seed, plan, deadline)
-            discarded = []
+            discarded, fruitless = [], 0
             for retry in range(1, FORM_RETRIES + 1 if plan is not None else 1):
                 again = [i for i, song in enumerate(songs) if song.gave_up]
-                if not again:
+                if not again or fruitless == FRUITLESS_RETRIES:
                     break
                 other = (int(seed) + 7919 * retry) % 2**31  # other noise, the same each run
                 redrawn = self._sample_metrical(batch[again], *args, other, plan, deadline)
                 for i, song in zip(again, redrawn):
                     discarded.append(songs[i])
                     songs[i] = song
+                rescued = sum(not song.gave_up for song in redrawn)
+                fruitless = 0 if rescued else fruitless + 1
             self.work = sampler_work(songs, discarded)
             self.gave_up = sum(song.gave_up for song in songs) if plan is not None else 0
             return [song.text for song in songs]

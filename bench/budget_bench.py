@@ -182,15 +182,14 @@ def plot(results):
                 alpha=0.7,
                 label=f"LSTM {units}, budgets {', '.join(str(r['minutes']) for r in runs)} min",
             )
+
+        def line(runs, style, label, ax=ax, **kw):
+            xs, ys = [r["train_seconds"] for r in runs], [r["held_out_loss"] for r in runs]
+            ax.plot(xs, ys, style, label=label, **kw)
+
         auto = sorted((r for r in mine if r["recipe"] == "auto"), key=lambda r: r["minutes"])
         if auto:
-            ax.plot(
-                [r["train_seconds"] for r in auto],
-                [r["held_out_loss"] for r in auto],
-                "r-*",
-                markersize=12,
-                label="--minutes M (auto recipe)",
-            )
+            line(auto, "r-*", "--minutes M (auto recipe)", markersize=12)
             for r in auto:
                 ax.annotate(
                     f"{r['minutes']} min: LSTM {r['rnn_units']}",
@@ -201,27 +200,28 @@ def plot(results):
                 )
         capped = sorted((r for r in mine if r["recipe"] == AUTO), key=lambda r: r["minutes"])
         if capped:
-            ax.plot(
-                [r["train_seconds"] for r in capped],
-                [r["held_out_loss"] for r in capped],
-                "g-^",
-                markersize=10,
-                label="--minutes M, transposing (on a machine busy with a training)",
-            )
-        for prefix, style, label in (
-            ("auto, before", "x", "--minutes M before the data cap (LSTM 512 at 20 min overfits)"),
-            ("auto, transposing past 8 epochs", "v", "--minutes M, transposing, before the cap"),
-            ("sweep", ".", "2-minute sweeps of batch, window, rate (LSTM 256-512)"),
+            label = "--minutes M, transposing (on a machine busy with a training)"
+            line(capped, "g-^", label, markersize=10)
+        for chosen, style, label in (
+            (
+                lambda name: name.startswith("auto, before"),
+                "x",
+                "--minutes M before the data cap (LSTM 512 at 20 min overfits)",
+            ),
+            (
+                lambda name: name == "auto, transposing past 8 epochs",
+                "v",
+                "--minutes M, transposing, before the cap",
+            ),
+            (
+                lambda name: name.startswith("sweep"),
+                ".",
+                "2-minute sweeps of batch, window, rate (LSTM 256-512)",
+            ),
         ):
-            runs = [r for r in mine if r["recipe"].startswith(prefix)]
+            runs = [r for r in mine if chosen(r["recipe"])]
             if runs:
-                ax.plot(
-                    [r["train_seconds"] for r in runs],
-                    [r["held_out_loss"] for r in runs],
-                    style,
-                    color="grey",
-                    label=label,
-                )
+                line(runs, style, label, color="grey")
         if lab:
             plateau = lab[-1]["held_out_loss"]
             ax.axhline(plateau, color="k", ls=":", lw=1, label=f"lab at {lab[-1]['steps']} steps")

@@ -115,9 +115,40 @@ def tfdl_generation(vocab, songs, length, jit_compile):
     return sum(len(s) - 1 for s in out) / seconds  # characters generated, prime excluded
 
 
+def recurrent_limit(units, vocab_size, songs, steps=2000):
+    """Characters per second a bare fp32 LSTM loop of ``units`` allows here for ``songs``
+    rows: per step one table row (the input's share) plus ``h`` times the recurrent
+    kernel, the gates, and the output layer; no sampling, no lookback, no host work.
+    The ceiling any sampler of a model this size can reach on this machine."""
+    rng = np.random.default_rng(0)
+    table = tf.constant(rng.normal(size=(vocab_size, 4 * units)), tf.float32)
+    kernel = tf.constant(rng.normal(size=(units, 4 * units)) / units**0.5, tf.float32)
+    dense = tf.constant(rng.normal(size=(units, vocab_size)) / units**0.5, tf.float32)
+
+    @tf.function
+    def loop(h, c):
+        def body(i, h, c, ids):
+            z = tf.gather(table, ids) + h @ kernel
+            g_i, g_f, g_c, g_o = tf.split(z, 4, axis=-1)
+            c = tf.sigmoid(g_f) * c + tf.sigmoid(g_i) * tf.tanh(g_c)
+            h = tf.sigmoid(g_o) * tf.tanh(c)
+            ids = tf.argmax(h @ dense, axis=-1, output_type=tf.int32)
+            return i + 1, h, c, ids
+
+        ids = tf.zeros([songs], tf.int32)
+        return tf.while_loop(lambda i, *_: i < steps, body, (0, h, c, ids))[1]
+
+    zeros = tf.zeros([songs, units])
+    loop(zeros, zeros)  # trace
+    started = time.perf_counter()
+    loop(zeros, zeros).numpy()
+    return songs * steps / (time.perf_counter() - started)
+
+
 def sampling_modes(model_dir, length, batch_length, seeds=10):
     """Characters per second of finished songs in the three modes (form, the default;
-    metrical, ``--form free``; free), for 1 and 64 songs."""
+    metrical, ``--form free``; free), for 1 and 64 songs, and as a fraction of the
+    bare recurrent loop's rate (`recurrent_limit`) measured in the same run."""
     from tfdl.music.saved import load_music_model, pretrained_dir
 
     model, vocab, _ = load_music_model(model_dir or pretrained_dir())
@@ -136,6 +167,12 @@ def sampling_modes(model_dir, length, batch_length, seeds=10):
         free = result[f"free_{songs}_song_chars_per_s"]
         for name in ("metrical", "form"):
             result[f"{name}_{songs}_song_ratio"] = result[f"{name}_{songs}_song_chars_per_s"] / free
+        limit = recurrent_limit(model.rnn_units, len(vocab), songs)
+        result[f"limit_{songs}_song_chars_per_s"] = limit
+        for name in modes:
+            result[f"{name}_{songs}_song_of_limit"] = (
+                result[f"{name}_{songs}_song_chars_per_s"] / limit
+            )
     return result
 
 

@@ -86,6 +86,10 @@ CLOCK_MAX = 48
  BRACKET_END, BAR, NEWLINE, LETTER, KEEP, BACKSLASH) = range(17)  # fmt: skip
 DIGIT = 20  # DIGIT + d: the digit d
 CLOCK_STATE = 11  # the clock's columns of the state (see `BarLookback._clock_step`)
+# What each class opens in the clock's reading (`BarLookback._clock_step`'s modes):
+# quotes 1, a decoration 2, grace notes 3, "[" 5, "(" 7; any other class 0 (music).
+CLOCK_OPENS = tuple({QUOTE: 1, BANG: 2, GRACE: 3, BRACKET: 5, PAREN: 7}.get(c, 0)
+                    for c in range(DIGIT + 10))  # fmt: skip
 # A tuplet (p: p notes in the time of q): q for p = 0..9, as abc2midi reads a simple
 # meter (compound meters give 5, 7 and 9 notes the time of 3: rare in dance tunes).
 TUPLET_Q = (1, 1, 3, 2, 3, 2, 2, 2, 3, 2)
@@ -330,19 +334,7 @@ class BarLookback(keras.layers.Layer):
         in_note = tf.where(note | chord_end | keep & ((mode == 0) | (mode == 4)), 1, 0)
         in_note = tf.where((mode == 4) & (kind == NOTE), 0, in_note)  # a chord's other notes
         # what the reading is inside next
-        opens = tf.where(
-            kind == QUOTE,
-            1,
-            tf.where(
-                kind == BANG,
-                2,
-                tf.where(
-                    kind == GRACE,
-                    3,
-                    tf.where(kind == BRACKET, 5, tf.where(kind == PAREN, 7, 0)),
-                ),
-            ),
-        )
+        opens = tf.gather(tf.constant(CLOCK_OPENS, tf.int32), kind)
         closes = {1: QUOTE, 2: BANG, 3: GRACE_END, 4: BRACKET_END, 6: BRACKET_END}
         new_mode = opens  # music, "[" and "(" go on to whatever this character opens
         for inside, end in closes.items():

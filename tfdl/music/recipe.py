@@ -177,11 +177,11 @@ def fit_recipe(budget_seconds, ids, vocab_size, fixed=None, log=None, probe=None
     else:
         sizes = [(fixed.get("embedding_dim", dim), units) for dim, units in SIZES]
     probe_budget = PROBE_FRACTION * budget_seconds
-    music = len(ids) if data_chars is None else min(len(ids), TRANSPOSED_WORTH * data_chars)
+    cap_chars = len(ids) if data_chars is None else min(len(ids), TRANSPOSED_WORTH * data_chars)
     measured = []  # (size, seconds per step, chars per parameter over the budget)
     for size in sizes:
         parameters = parameter_count(vocab_size, *size, lookback)
-        if measured and parameters > MAX_PARAMETERS_PER_CHAR * music:
+        if measured and parameters > MAX_PARAMETERS_PER_CHAR * cap_chars:
             break  # too big for the data (the smallest size is always measured)
         seconds = probe(ids, vocab_size, size, batch_size, seq_length)
         train_seconds = budget_seconds - (time.perf_counter() - started)
@@ -223,7 +223,7 @@ def fit_recipe(budget_seconds, ids, vocab_size, fixed=None, log=None, probe=None
         "budget_seconds": round(budget_seconds, 1),
         "probe_seconds": round(probe_seconds, 1),
         "corpus_chars": len(ids),
-        "data_cap_chars": int(music),
+        "data_cap_chars": int(cap_chars),
         "seconds_per_step": {f"LSTM {s[1]}": round(t, 4) for s, t, _ in measured},
         "chars_per_parameter": {f"LSTM {s[1]}": round(r, 2) for s, _, r in measured},
         "size_rule": (

@@ -272,15 +272,14 @@ def train_music(
         )
     # The checkpoints' own copy of the vocabulary; out_dir/vocab.json is only replaced
     # together with model.keras, so a crash never leaves a model beside the wrong vocabulary.
-    vocab = _vocabulary(
-        out_dir / "checkpoints" / VOCAB_FILE, [*tunes, *(augmented or [train_tunes])[0]], resume
-    )
+    training = augmented[0] if augmented else train_tunes  # the most the run may train on
+    vocab = _vocabulary(out_dir / "checkpoints" / VOCAB_FILE, [*tunes, *training], resume)
     data_name = str(data) if data is not None else abc.SHIPPED_CORPUS
     start_model = None
     if init_from and not resume:
         start_model, vocab = _starting_model(init_from, vocab, config, data_name)
     plain_ids = vocab.encode(join_tunes(train_tunes))
-    train_ids = plain_ids if augmented is None else vocab.encode(join_tunes(augmented[0]))
+    train_ids = plain_ids if augmented is None else vocab.encode(join_tunes(training))
     lookback = lookback_for(vocab) if config.lookback else None  # BarLookback's settings
     config, why, max_seconds = _recipe(config, out_dir, resume, started, train_ids, vocab,
                                        lookback, log, len(plain_ids))  # fmt: skip
@@ -306,7 +305,6 @@ def train_music(
             "transposed_tunes": transposed,
             "val_tunes": len(val_tunes),
             "held_out_book_tunes": len(book_tunes),
-            "data": data_name,
             "init_from": str(init_from) if init_from else None,
         },
     )  # fmt: skip
@@ -347,7 +345,7 @@ class _MusicRun:
     resume: bool
     progress: bool
     data: str  # where the tunes came from, for the tracker
-    facts: dict  # the settings' counts and sources
+    facts: dict  # the settings' counts and sources (``source`` holds the data's name)
     start: list | None = None  # the weights to start from (--init-from)
     train_offers: object = None  # a lookback model's offers for train_ids (`text_offers`)
     source: dict = None  # where the data came from, for a resume (`task.resumed_data`)

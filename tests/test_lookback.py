@@ -177,7 +177,8 @@ def test_the_clock_counts_the_time_in_the_bar_from_the_characters(bar, halves):
 
 def test_the_clock_agrees_with_the_bar_reader_on_the_corpus():
     # at each bar line, the clock has the time the bar reader (tfdl.music.meter, written
-    # apart) gives that bar: measured 770 of the first 800 tunes exact in every bar
+    # apart) gives that bar. Measured exact in every bar: 199 of these 200 tunes, 770 of
+    # the first 800 (96 %); the bound, 93 %, is the 800's rate less 3 points
     from tfdl.music.meter import BarReader
     from tfdl.music.notation import key_index
 

@@ -22,14 +22,50 @@ from tfdl.music.lookback import (
 from tfdl.music.vocab import Vocabulary
 
 
-def offers_by_hand(text, bar_chars, bars=16, phrase_bars=4, part_offer=True, counters=False):
+def sounding_notes(text):
+    """For each character of ``text``, whether the lookback's clock reads it as a
+    sounding note: a letter A-G or a-g in the music, not inside quotes, a decoration,
+    grace notes or an inline field, and only the first note of a chord. A bar line or a
+    line break (unless after a backslash) ends whatever was open."""
+    out, inside, after_bracket, continued = [], None, False, False
+    for char in text:
+        note = False
+        if char in "|\n" and not (char == "\n" and continued):
+            inside, after_bracket = None, False
+        elif inside is not None:
+            inside = None if char == {'"': '"', "!": "!", "{": "}", "[": "]"}[inside] else inside
+        elif after_bracket and char in ",'^_=":
+            pass  # still just after "[": "[^F" is a chord
+        elif after_bracket and char.isalpha():
+            note = char in "ABCDEFGabcdefg"  # a chord's first note, or a field "[K:"
+            inside, after_bracket = "[", False
+        else:
+            after_bracket = char == "["
+            inside = char if char in '"!{' else None
+            note = char in "ABCDEFGabcdefg"
+        continued = char == "\\" and inside is None
+        out.append(note)
+    return out
+
+
+def offers_by_hand(text, bar_chars, bars=16, phrase_bars=4, part_offer=True, counters=False,
+                   notes=False):  # fmt: skip
     """The lookback's offers for each character of ``text``, read in plain Python: a
-    second implementation of the rule in `tfdl.music.lookback`'s docstring."""
+    second implementation of the rule in `tfdl.music.lookback`'s docstring. ``notes``:
+    the offers by notes too, after the text's (each part: offers, then repeats)."""
     done, cur, lead, last, out = [], [], True, None, []
     offered = (None, None, None)
     part_bars, in_part, saved, just_closed = 0, 0, (0, 0), False
-    for char in text:
+    note_done, note_cur, note_offered, note_repeats = [], [], (None, None, None), [0, 0, 0]
+    for char, sounding in zip(text, sounding_notes(text)):
         repeats = [int(o is not None and o == char) for o in offered]
+        if sounding:
+            note_repeats = [int(o is not None and o == char) for o in note_offered]
+            note_cur = note_cur + [char] if len(note_cur) < 16 else note_cur
+        if char == "|" and not lead:
+            note_done = [note_cur, *note_done][:bars]
+        if char in "|\n":
+            note_cur = []
         held = lead and char in SKIP_CHARS
         after_bar = lead and last == "|"
         if char == "|":
@@ -51,7 +87,7 @@ def offers_by_hand(text, bar_chars, bars=16, phrase_bars=4, part_offer=True, cou
         elif not held and char not in "|\n":
             just_closed = False
         if char == "\n" and last == "\n":  # a blank line: the next tune starts afresh
-            done, part_bars, in_part, just_closed = [], 0, 0, False
+            done, part_bars, in_part, just_closed, note_done = [], 0, 0, False, []
         at = len(cur)
 
         def following(bar, at=at):
@@ -68,7 +104,27 @@ def offers_by_hand(text, bar_chars, bars=16, phrase_bars=4, part_offer=True, cou
         offered = (phrase, matching[0] if matching else None, part)
         count = 3 if part_offer else 2
         where = (min(in_part, bars + 1), min(at, bar_chars)) if counters else ()
-        out.append((*offered[:count], *repeats[:count], *where))
+        codes, flags = list(offered[:count]), repeats[:count]
+        if notes:  # the same three, by notes: the note at the same note index
+            at = len(note_cur)
+
+            def next_note(bar, at=at):
+                return bar[at] if at < len(bar) else None
+
+            note_phrase = (
+                next_note(note_done[phrase_bars - 1]) if len(note_done) >= phrase_bars else None
+            )
+            note_matching = [
+                next_note(bar) for bar in note_done
+                if at > 0 and bar[:at] == note_cur and next_note(bar) is not None
+            ]  # fmt: skip
+            note_part = None
+            if part_offer and 0 < part_bars <= min(len(note_done), bars):
+                note_part = next_note(note_done[part_bars - 1])
+            note_offered = (note_phrase, note_matching[0] if note_matching else None, note_part)
+            codes += note_offered[:count]
+            flags += note_repeats[:count]
+        out.append((*codes, *flags, *where))
         last = char
     return out
 
@@ -101,6 +157,29 @@ def test_bar_lookback_reads_tunes_as_plain_python_does(bar_chars, bars, part_off
     assert state.shape == (1, (bars + 1) * bar_chars + 11)  # the bars and the current one
     if part_offer and bar_chars == 32:  # the part offer: there for a good share of them
         assert 0.2 < (offers.numpy()[0, :, 2] > 0).mean() < 0.9
+
+
+@pytest.mark.parametrize("part_offer", [True, False])
+def test_bar_lookback_offers_notes_as_plain_python_does(part_offer):
+    corpus = abc.load_corpus()
+    endings = [t for t in corpus if ":|2" in t or "[2" in t][:4]
+    chords = [t for t in corpus if '"' in t and "!" in t and "{" in t][:3]
+    tunes = corpus[:8] + endings + chords  # chord names, decorations, grace notes
+    text = join_tunes(tunes) + "\n\nX:1\nK:D\n|[^FA]2 [K:G] A,2 z B|\\\n[FA]2 A2 B|"
+    vocab = corpus_vocab([text])
+    settings = lookback_for(vocab, part_offer=part_offer, notes=True)
+    offers, state = BarLookback(**settings)(vocab.encode(text)[None, :])
+    code = {None: 0, **{c: i + 1 for i, c in enumerate(vocab.chars)}}
+    count = 6 if part_offer else 4
+    by_hand = offers_by_hand(text, 32, part_offer=part_offer, counters=True, notes=True)
+    expected = [[code[o] for o in row[:count]] + list(row[count:]) for row in by_hand]
+    # the offers and repeats, and with the part offer the counters (without it no part
+    # closes in the layer); the clock has its own tests below
+    columns = 2 * count + (2 if part_offer else 0)
+    np.testing.assert_array_equal(offers.numpy()[0, :, :columns], np.array(expected)[:, :columns])
+    # the note offers are there for a good share of the characters
+    note_match = offers.numpy()[0, :, count // 2 + 1]
+    assert 0.2 < (note_match > 0).mean() < 0.9
 
 
 def test_bar_lookback_offers_bar_i_of_the_part_before_across_endings():
@@ -206,29 +285,31 @@ def test_the_clock_agrees_with_the_bar_reader_on_the_corpus():
     assert exact >= 0.93 * len(tunes), exact
 
 
-def tiny_model(vocab, part_offer=True, counters=True, clock=True, **changes):
+def tiny_model(vocab, part_offer=True, counters=True, clock=True, notes=False, **changes):
     settings = {"embedding_dim": 8, "rnn_units": 16, "offer_dim": 4, **changes}
-    lookback = lookback_for(vocab, part_offer=part_offer, counters=counters, clock=clock)
+    lookback = lookback_for(vocab, part_offer=part_offer, counters=counters, clock=clock,
+                            notes=notes)  # fmt: skip
     model = LookbackRNN(len(vocab), lookback=lookback, **settings)
     model.build((None, None))
     return model
 
 
 @pytest.mark.parametrize(
-    "part_offer, counters, clock, offer_dim, inputs, weights",
+    "part_offer, counters, clock, notes, offer_dim, inputs, weights",
     [
-        (True, True, True, 4, 8 + 3 * (4 + 1) + 3 * 8, 10),  # the counters' and clock's
-        (True, True, False, 4, 8 + 3 * (4 + 1) + 2 * 8, 9),  # the counters' embeddings
-        (True, False, False, 4, 8 + 3 * (4 + 1), 7),
-        (False, False, False, None, 3 * 8 + 2, 7),  # the first lookback models
+        (True, True, True, True, 4, 8 + 6 * (4 + 1) + 3 * 8, 10),  # offers by notes too
+        (True, True, True, False, 4, 8 + 3 * (4 + 1) + 3 * 8, 10),  # the counters' and clock's
+        (True, True, False, False, 4, 8 + 3 * (4 + 1) + 2 * 8, 9),  # the counters' embeddings
+        (True, False, False, False, 4, 8 + 3 * (4 + 1), 7),
+        (False, False, False, False, None, 3 * 8 + 2, 7),  # the first lookback models
     ],
 )
 def test_lookback_rnn_shapes_weights_and_step_match_call(
-    part_offer, counters, clock, offer_dim, inputs, weights
+    part_offer, counters, clock, notes, offer_dim, inputs, weights
 ):
     tunes = abc.load_corpus()[:4]
     vocab = corpus_vocab(tunes)
-    model = tiny_model(vocab, part_offer, counters, clock, offer_dim=offer_dim)
+    model = tiny_model(vocab, part_offer, counters, clock, notes, offer_dim=offer_dim)
     # character and offer embeddings (and the counters'), LSTM kernel (the character's
     # embedding, each offer's, each offer's repeat flag, the counters'), recurrent
     # kernel, bias, dense kernel and bias
@@ -359,14 +440,16 @@ def test_lookback_model_trains_alike_on_one_device_and_mirrored_on_two(tunes_fil
 
 
 @pytest.mark.parametrize(
-    "part_offer, counters, clock",
-    [(True, True, True), (True, True, False), (True, False, False), (False, False, False)],
-)
-def test_the_recipe_counts_a_lookback_models_weights(part_offer, counters, clock):
+    "part_offer, counters, clock, notes",
+    [(True, True, True, True), (False, True, True, True), (True, True, True, False),
+     (True, True, False, False), (True, False, False, False), (False, False, False, False)],
+)  # fmt: skip
+def test_the_recipe_counts_a_lookback_models_weights(part_offer, counters, clock, notes):
     from tfdl.music.recipe import music_model, parameter_count
 
     vocab = corpus_vocab(abc.load_corpus()[:4])
-    lookback = lookback_for(vocab, part_offer=part_offer, counters=counters, clock=clock)
+    lookback = lookback_for(vocab, part_offer=part_offer, counters=counters, clock=clock,
+                            notes=notes)  # fmt: skip
     model = music_model(len(vocab), 16, 24, lookback=lookback)
     model.build((None, None))
     assert parameter_count(len(vocab), 16, 24, lookback) == model.count_params()

@@ -90,6 +90,9 @@ CLOCK_STATE = 11  # the clock's columns of the state (see `BarLookback._clock_st
 # quotes 1, a decoration 2, grace notes 3, "[" 5, "(" 7; any other class 0 (music).
 CLOCK_OPENS = tuple({QUOTE: 1, BANG: 2, GRACE: 3, BRACKET: 5, PAREN: 7}.get(c, 0)
                     for c in range(DIGIT + 10))  # fmt: skip
+# Notes of a bar the note memory keeps (``notes``): a reel's bar has 8, a run of
+# sixteenths 16.
+NOTE_SLOTS = 16
 # A tuplet (p: p notes in the time of q): q for p = 0..9, as abc2midi reads a simple
 # meter (compound meters give 5, 7 and 9 notes the time of 3: rare in dance tunes).
 TUPLET_Q = (1, 1, 3, 2, 3, 2, 2, 2, 3, 2)
@@ -134,7 +137,8 @@ class BarLookback(keras.layers.Layer):
 
     def __init__(self, bar_id, newline_id, skip_ids=(), bar_chars=BAR_CHARS, bars=BARS,
                  phrase_bars=PHRASE_BARS, part_offer=False, colon_id=None, end_id=None,
-                 ending_ids=(), counters=False, clock_classes=None, **kwargs):  # fmt: skip
+                 ending_ids=(), counters=False, clock_classes=None, notes=False, rest_ids=(),
+                 **kwargs):  # fmt: skip
         super().__init__(**kwargs)
         for name, value in (("bar_chars", bar_chars), ("bars", bars), ("phrase_bars", phrase_bars)):
             if int(value) < 1:
@@ -151,14 +155,24 @@ class BarLookback(keras.layers.Layer):
         self.colon_id = -1 if colon_id is None else int(colon_id)  # -1: no character
         self.end_id = -1 if end_id is None else int(end_id)
         self.ending_ids = [int(i) for i in ending_ids]
-        self.offers = 3 if self.part_offer else 2  # an offer and a repeat flag each
         self.counters = bool(counters)
         self.clock_classes = None if clock_classes is None else [int(c) for c in clock_classes]
         self.clock = self.clock_classes is not None
         if self.clock and not self.counters:
             raise ValueError("BarLookback's clock is a counter: it needs counters=True")
+        self.notes = bool(notes)
+        self.rest_ids = [int(i) for i in rest_ids]
+        if self.notes and not self.clock:
+            raise ValueError("BarLookback's note offers read notes with the clock: they need it")
+        self.text_offers = 3 if self.part_offer else 2  # phrase, match (and part)
+        # an offer and a repeat flag each: the text's, then (notes) the same by notes
+        self.offers = self.text_offers * (2 if self.notes else 1)
         self.width = 2 * self.offers + (2 if self.counters else 0) + int(self.clock)
         self.state_size = (self.bars + 1) * self.bar_chars + 11 + (CLOCK_STATE if self.clock else 0)
+        if self.notes:  # the note memory: the bars' notes, the current bar's, its count,
+            self.state_size += (
+                (self.bars + 1) * NOTE_SLOTS + 1 + 2 * self.text_offers
+            )  # offers, repeats
 
     def initial_state(self, batch):
         return tf.zeros([batch, self.state_size], tf.int32)
@@ -261,20 +275,78 @@ class BarLookback(keras.layers.Layer):
             ],
             axis=-1,
         )
-        offers = [phrase, match, part][: self.offers] + took[: self.offers]
+        t = self.text_offers
+        codes, repeats = [phrase, match, part][:t], took[:t]
+        if self.clock:
+            base = (k + 1) * n + 11
+            clock = state[:, base : base + CLOCK_STATE]
+            time, clock_state, note = self._clock_step(ids, clock, is_bar, is_newline)
+            new_state = tf.concat([new_state, clock_state], axis=-1)
+        if self.notes:
+            sounded = note & ~self._is_any(ids, self.rest_ids)
+            note_codes, note_repeats, notes_state = self._note_step(
+                code, state[:, base + CLOCK_STATE :], sounded, shift, restart, blank_line,
+                reach, back,
+            )  # fmt: skip
+            codes, repeats = codes + note_codes, repeats + note_repeats
+            new_state = tf.concat([new_state, notes_state], axis=-1)
+        offers = codes + repeats
         if self.counters:
             offers += [tf.minimum(new_bars_in_part, k + 1), new_rank]
         if self.clock:
-            base = (k + 1) * n + 11
-            time, clock_state = self._clock_step(ids, state[:, base:], is_bar, is_newline)
             offers.append(time)
-            new_state = tf.concat([new_state, clock_state], axis=-1)
         return tf.stack(offers, axis=-1), new_state
+
+    def _note_step(self, code, notes, sounded, shift, restart, blank_line, reach, back):
+        """The note memory read one character on: the phrase, match (and part) offers
+        by notes (the next note's letter, as its id + 1: a bar restated with other note
+        lengths, spacing or octave marks still offers its notes), whether the last note
+        written was each one's, and the new note state. Bars shift, restart and are
+        forgotten as the text's do, so the part offer's reach and distance (``reach``,
+        ``back``) are the text's."""
+        m, k, t = NOTE_SLOTS, self.bars, self.text_offers
+        batch = tf.shape(code)[0]
+        bars = tf.reshape(notes[:, : k * m], [batch, k, m])  # most recent first
+        cur = notes[:, k * m : (k + 1) * m]
+        rank = notes[:, (k + 1) * m]
+        last_offers = [notes[:, (k + 1) * m + 1 + j] for j in range(t)]
+        last_repeats = [notes[:, (k + 1) * m + 1 + t + j] for j in range(t)]
+        # a note: was it the one each offer offered? (kept until the next note)
+        repeats = [
+            tf.where(sounded, tf.cast(offer == code, tf.int32), was)
+            for offer, was in zip(last_offers, last_repeats)
+        ]
+        slot = tf.one_hot(rank, m, dtype=tf.int32) * tf.cast(sounded, tf.int32)[:, None]
+        written = cur * (1 - slot) + code[:, None] * slot
+        new_bars = tf.where(
+            shift[:, None, None], tf.concat([cur[:, None, :], bars[:, :-1, :]], 1), bars
+        )
+        new_bars = tf.where(blank_line[:, None, None], tf.zeros_like(bars), new_bars)
+        new_cur = tf.where(restart[:, None], tf.zeros_like(cur), written)
+        new_rank = tf.where(restart, 0, tf.minimum(rank + tf.cast(sounded, tf.int32), m))
+        at = tf.one_hot(new_rank, m, dtype=tf.int32)  # rank m (bar full): all zeros
+        following = tf.reduce_sum(new_bars * at[:, None, :], axis=-1)  # (batch, bars)
+        phrase = following[:, self.phrase_bars - 1]
+        prefix = tf.range(m)[None, :] < new_rank[:, None]
+        same = tf.reduce_all((new_bars == new_cur[:, None, :]) | ~prefix[:, None, :], axis=-1)
+        same &= (new_rank > 0)[:, None] & (following > 0)
+        latest = tf.argmax(tf.cast(same, tf.int32), axis=-1, output_type=tf.int32)
+        match = tf.where(
+            tf.reduce_any(same, axis=-1), tf.gather(following, latest, batch_dims=1), 0
+        )
+        part = tf.where(reach, tf.gather(following, back, batch_dims=1), 0)
+        offers = [phrase, match, part][:t]
+        state = tf.concat(
+            [tf.reshape(new_bars, [batch, k * m]), new_cur,
+             tf.stack([new_rank, *offers, *repeats], axis=-1)], axis=-1,
+        )  # fmt: skip
+        return offers, repeats, state
 
     def _clock_step(self, ids, clock, is_bar, is_newline):
         """The clock read one character on: ``(time in the bar in half units, new
-        clock state)``. The state: the bar's time so far and the last note's length
-        (in ticks), the note's length before its digits and slashes, its digits
+        clock state, whether the character is a note or rest of the music)``. The
+        state: the bar's time so far and the last note's length (in ticks), the note's
+        length before its digits and slashes, its digits
         (numerator, slashes, denominator), whether they may still come, what the
         reading is inside (0: music; 1 quotes, 2 a decoration, 3 grace notes, 4 a
         chord, 5 just after "[", 6 an inline field, 7 just after "(", 8 just after a
@@ -354,7 +426,7 @@ class BarLookback(keras.layers.Layer):
         held = tf.where(continued, clock * tf.one_hot(7, CLOCK_STATE, 0, 1, dtype=tf.int32), held)
         clock = tf.where(reset[:, None], tf.zeros_like(held), held)
         time = tf.clip_by_value(clock[:, 0] * 2 // CLOCK_TICKS, 0, CLOCK_MAX)
-        return time, clock
+        return time, clock, note
 
     @tf.function(reduce_retracing=True)
     def _scan(self, ids, state):
@@ -396,6 +468,8 @@ class BarLookback(keras.layers.Layer):
             "ending_ids": self.ending_ids,
             "counters": self.counters,
             "clock_classes": self.clock_classes,
+            "notes": self.notes,
+            "rest_ids": self.rest_ids,
         }
 
 
@@ -460,8 +534,9 @@ def clock_classes(chars):
 
 
 def lookback_for(vocab, bar_chars=BAR_CHARS, bars=BARS, phrase_bars=PHRASE_BARS, part_offer=True,
-                 counters=True, clock=True):  # fmt: skip
-    """The `BarLookback` settings for ``vocab`` (a `Vocabulary` with ``|`` and a newline)."""
+                 counters=True, clock=True, notes=False):  # fmt: skip
+    """The `BarLookback` settings for ``vocab`` (a `Vocabulary` with ``|`` and a newline).
+    ``notes`` (which needs ``counters`` and ``clock``) adds the offers by notes."""
     missing = [c for c in "|\n" if c not in vocab.index]
     if missing:
         raise ValueError(f"a lookback model needs {missing!r} in its vocabulary")
@@ -484,6 +559,10 @@ def lookback_for(vocab, bar_chars=BAR_CHARS, bars=BARS, phrase_bars=PHRASE_BARS,
         settings["counters"] = True
         if clock:
             settings["clock_classes"] = clock_classes(vocab.chars)
+    if notes:
+        if "clock_classes" not in settings:
+            raise ValueError("the lookback's note offers read notes with the clock: they need it")
+        settings.update(notes=True, rest_ids=[vocab.index[c] for c in "zx" if c in vocab.index])
     return settings
 
 

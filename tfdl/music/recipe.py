@@ -94,6 +94,7 @@ def parameter_count(vocab_size, embedding_dim, rnn_units, lookback=None):
     inputs, offers = embedding_dim, 0
     if lookback is not None:
         count = 3 if lookback.get("part_offer") else 2  # offers, each with its repeat flag
+        count *= 2 if lookback.get("notes") else 1  # the same offers by notes
         inputs += count * (OFFER_DIM + 1)
         offers = (vocab_size + 1) * OFFER_DIM
         if lookback.get("counters"):  # the bar in the part, the place in the bar (the clock)

@@ -297,7 +297,7 @@ def tiny_model(vocab, part_offer=True, counters=True, clock=True, notes=False, *
 @pytest.mark.parametrize(
     "part_offer, counters, clock, notes, offer_dim, inputs, weights",
     [
-        (True, True, True, True, 4, 8 + 6 * (4 + 1) + 3 * 8, 10),  # offers by notes too
+        (True, True, True, True, 4, 8 + 6 * (4 + 1) + 3 * 8, 12),  # notes too, copy gates
         (True, True, True, False, 4, 8 + 3 * (4 + 1) + 3 * 8, 10),  # the counters' and clock's
         (True, True, False, False, 4, 8 + 3 * (4 + 1) + 2 * 8, 9),  # the counters' embeddings
         (True, False, False, False, 4, 8 + 3 * (4 + 1), 7),
@@ -309,10 +309,10 @@ def test_lookback_rnn_shapes_weights_and_step_match_call(
 ):
     tunes = abc.load_corpus()[:4]
     vocab = corpus_vocab(tunes)
-    model = tiny_model(vocab, part_offer, counters, clock, notes, offer_dim=offer_dim)
+    model = tiny_model(vocab, part_offer, counters, clock, notes, offer_dim=offer_dim, copy=notes)
     # character and offer embeddings (and the counters'), LSTM kernel (the character's
     # embedding, each offer's, each offer's repeat flag, the counters'), recurrent
-    # kernel, bias, dense kernel and bias
+    # kernel, bias, dense kernel and bias (and the copy gates' kernel and bias)
     assert len(model.weights) == weights
     assert model.lstm.cell.kernel.shape == (inputs, 64)
     ids = vocab.encode(join_tunes(tunes)[:150])[None, :]
@@ -324,6 +324,8 @@ def test_lookback_rnn_shapes_weights_and_step_match_call(
     for t in range(ids.shape[1]):
         step_logits, state = model.step(ids[:, t], state)
         stepped.append(step_logits.numpy())
+        # the logits again from the state alone (the form sampler's restart point)
+        np.testing.assert_allclose(model.state_logits(state).numpy(), stepped[-1], atol=1e-6)
     np.testing.assert_allclose(np.stack(stepped, 1), logits.numpy(), atol=1e-5)
     np.testing.assert_array_equal(state[2].numpy(), lookback.numpy())
     # the step on transposed recurrent blocks (the one-song path) agrees too

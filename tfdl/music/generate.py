@@ -143,7 +143,7 @@ class SongSampler:
         # song has drawn a blank line (the end of a tune). Returns the sampled ids
         # (steps run, songs) and the state after each of them, (steps run, songs, ...)
         # for each item.
-        logits = self.model.dense(state[0])
+        logits = self.model.state_logits(state)
         ids_out = tf.TensorArray(tf.int32, size=0, dynamic_size=True)
         states_out = [tf.TensorArray(s.dtype, size=0, dynamic_size=True) for s in state]
         done = tf.zeros(tf.shape(prev), tf.bool)

@@ -23,6 +23,16 @@ offers three things for each next character:
   count, so the distance is the A part's written length, its pickup and both
   endings included.
 
+With ``notes`` (new models), the same three offers come again **by notes**: the
+next note's letter, at the same note index of the bar four back, of the latest bar
+whose notes so far are the bar's notes so far, and of the same bar of the part
+before. In the corpus 48 % of bars repeat another bar's pitches but only 24 % its
+text: a restatement with other note lengths, spacing, beaming or octave marks loses
+the text offers at its first difference and keeps the note offers. A note is what
+the clock reads as one (not in quotes, a decoration, grace notes or an inline field;
+a chord's first note), less rests; the note's repeat flag says whether the last note
+was the one offered, and holds until the next note.
+
 `BarLookback` reads the characters as they go and keeps the bars by position: a bar
 line ``|`` closes a bar that has anything in it (``||`` closes one); a line break
 starts the bar's text again; the bar-line run ``:`` ``[1`` and spaces at a bar's
@@ -73,6 +83,9 @@ ENDING_CHARS = "123"
 # twice over, and three offers as wide as the character's embedding would triple the
 # LSTM's input (most of a step's time).
 OFFER_DIM = 32
+# Whether new models add each offer to its character's logit through a gate read from
+# h (`LookbackRNN`'s ``copy``).
+COPY_OFFERS = False
 # The width of the embeddings of the counters (the bar's number in its part, the
 # place in the bar, the clock): a few dozen values each.
 COUNTER_DIM = 8
@@ -176,6 +189,17 @@ class BarLookback(keras.layers.Layer):
 
     def initial_state(self, batch):
         return tf.zeros([batch, self.state_size], tf.int32)
+
+    def offered(self, state):
+        """The offers' codes a ``state`` holds (batch, self.offers): those `step` gave
+        with it, for the character after the last one read."""
+        k, n, t = self.bars, self.bar_chars, self.text_offers
+        base = (k + 1) * n
+        codes = [state[:, base + 2 + j] for j in range(t)]  # phrase, match, part
+        if self.notes:
+            at = base + 11 + CLOCK_STATE + (k + 1) * NOTE_SLOTS + 1
+            codes += [state[:, at + j] for j in range(t)]
+        return tf.stack(codes, axis=-1)
 
     def _is_any(self, ids, chosen):
         found = tf.zeros_like(ids, tf.bool)
@@ -588,7 +612,7 @@ class LookbackRNN(MusicRNN):
     """
 
     def __init__(self, vocab_size, embedding_dim=256, rnn_units=1024, dropout=0.0, *,
-                 lookback, offer_dim=None, **kwargs):  # fmt: skip
+                 lookback, offer_dim=None, copy=False, **kwargs):  # fmt: skip
         super().__init__(vocab_size, embedding_dim, rnn_units, dropout, **kwargs)
         self.lookback_config = dict(lookback)
         self.lookback = BarLookback(**self.lookback_config)
@@ -596,6 +620,10 @@ class LookbackRNN(MusicRNN):
         self.offer_embedding = keras.layers.Embedding(self.vocab_size + 1, self.offer_dim)
         # the LSTM reads: the character, each offer, each offer's repeat (and the counters)
         self.offers = self.lookback.offers
+        # the copy gates (``copy``): from h, how much each offer adds to the logit of the
+        # character it offers, so following an offer takes no more than one weight
+        self.copy = bool(copy)
+        self.copy_gates = keras.layers.Dense(self.offers, dtype="float32") if self.copy else None
         self.input_dim = self.embedding_dim + self.offers * (self.offer_dim + 1)
         self.counter_embeddings = []
         if self.lookback.counters:  # the bar in its part, the place in the bar (the clock)
@@ -612,6 +640,24 @@ class LookbackRNN(MusicRNN):
             embedding.build((batch, time))
         self.lstm.build((batch, time, self.input_dim))
         self.dense.build((batch, time, self.rnn_units))
+        if self.copy:
+            self.copy_gates.build((batch, time, self.rnn_units))
+
+    def _logits(self, x, codes):
+        # x: (..., units) the LSTM's output; codes: (..., offers) the offers for the
+        # next character (id + 1, 0: none) -> the logits (..., vocab)
+        logits = self.dense(x)
+        if not self.copy:
+            return logits
+        gates = self.copy_gates(x)  # (..., offers)
+        for j in range(self.offers):  # one_hot's column 0 is "no offer": dropped
+            offered = ops.one_hot(codes[..., j], self.vocab_size + 1, dtype=logits.dtype)
+            logits = logits + gates[..., j : j + 1] * offered[..., 1:]
+        return logits
+
+    def state_logits(self, state):
+        """The logits for the character after a ``state`` ``[h, c, lookback]``."""
+        return self._logits(state[0], self.lookback.offered(state[2]))
 
     def _inputs(self, chars, offers):
         # chars: (..., ) ids; offers: (..., width) from BarLookback -> (..., input_dim)
@@ -641,7 +687,8 @@ class LookbackRNN(MusicRNN):
             offers, lookback_state = self.lookback(inputs, lookback_state)
         x = self.input_dropout(self._inputs(inputs, offers), training=training)
         x, h, c = self.lstm(x, initial_state=lstm_state, training=training)
-        logits = self.dense(self.output_dropout(x, training=training))  # (batch, time, vocab)
+        x = self.output_dropout(x, training=training)
+        logits = self._logits(x, offers[..., : self.offers])  # (batch, time, vocab)
         if return_state:
             return logits, [h, c, lookback_state]
         return logits
@@ -682,8 +729,9 @@ class LookbackRNN(MusicRNN):
         rows = ops.stack(rows, axis=-1)  # (batch, 1 + offers + counters)
         inputs = ops.sum(ops.take(table, rows, axis=0), axis=1) + repeats @ table[-n:]
         h, c = self.cell_step(inputs, h, c, recurrent_blocks_t)
-        return self.dense(h), [h, c, lookback_state]
+        return self._logits(h, offers[:, :n]), [h, c, lookback_state]
 
     def get_config(self):
         config = super().get_config()
-        return {**config, "lookback": self.lookback_config, "offer_dim": self.offer_dim}
+        return {**config, "lookback": self.lookback_config, "offer_dim": self.offer_dim,
+                "copy": self.copy}  # fmt: skip

@@ -114,6 +114,10 @@ class MusicRNN(keras.Model):
         h, c = self.cell_step(ops.take(table, char_ids, axis=0), h, c, recurrent_blocks_t)
         return self.dense(h), [h, c]
 
+    def state_logits(self, state):
+        """The logits for the character after a ``state`` (``[h, c]``)."""
+        return self.dense(state[0])
+
     def cell_step(self, inputs, h, c, recurrent_blocks_t=None):
         """The LSTM cell on its input contribution ``inputs`` (batch, 4 * units): new h, c."""
         if recurrent_blocks_t is None:

@@ -89,7 +89,7 @@ OVERHEAD_FRACTION = 0.04
 def parameter_count(vocab_size, embedding_dim, rnn_units, lookback=None):
     """Weights of a `MusicRNN`: embedding, LSTM (4 gates), dense output; with
     ``lookback``, a `LookbackRNN` (an offer embedding, a wider LSTM input)."""
-    from tfdl.music.lookback import COUNTER_DIM, OFFER_DIM, counter_sizes
+    from tfdl.music.lookback import COPY_OFFERS, COUNTER_DIM, OFFER_DIM, counter_sizes
 
     inputs, offers = embedding_dim, 0
     if lookback is not None:
@@ -102,6 +102,7 @@ def parameter_count(vocab_size, embedding_dim, rnn_units, lookback=None):
             sizes = counter_sizes(lookback["bars"], lookback["bar_chars"], clock)
             inputs += len(sizes) * COUNTER_DIM
             offers += sum(sizes) * COUNTER_DIM
+        offers += (rnn_units + 1) * count if COPY_OFFERS else 0  # the copy gates
     lstm = 4 * rnn_units * (inputs + rnn_units + 1)
     return vocab_size * embedding_dim + offers + lstm + (rnn_units + 1) * vocab_size
 
@@ -112,13 +113,19 @@ def dropout_for(epochs):
 
 def music_model(vocab_size, embedding_dim, rnn_units, dropout=0.0, lookback=None):
     """A `MusicRNN`, or with ``lookback`` (`BarLookback` arguments) a `LookbackRNN`."""
-    from tfdl.music.lookback import OFFER_DIM, LookbackRNN
+    from tfdl.music.lookback import COPY_OFFERS, OFFER_DIM, LookbackRNN
     from tfdl.music.model import MusicRNN
 
     if lookback is None:
         return MusicRNN(vocab_size, embedding_dim, rnn_units, dropout)
     return LookbackRNN(
-        vocab_size, embedding_dim, rnn_units, dropout, lookback=lookback, offer_dim=OFFER_DIM
+        vocab_size,
+        embedding_dim,
+        rnn_units,
+        dropout,
+        lookback=lookback,
+        offer_dim=OFFER_DIM,
+        copy=COPY_OFFERS,
     )
 
 

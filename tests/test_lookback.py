@@ -88,6 +88,7 @@ def offers_by_hand(text, bar_chars, bars=16, phrase_bars=4, part_offer=True, cou
             just_closed = False
         if char == "\n" and last == "\n":  # a blank line: the next tune starts afresh
             done, part_bars, in_part, just_closed, note_done = [], 0, 0, False, []
+            note_repeats = [0, 0, 0]
         at = len(cur)
 
         def following(bar, at=at):
@@ -145,7 +146,7 @@ def test_bar_lookback_reads_tunes_as_plain_python_does(bar_chars, bars, part_off
     assert ":|2" in text and "||" in text and "|]" in text
     vocab = corpus_vocab(tunes)
     settings = lookback_for(
-        vocab, bar_chars, bars, part_offer=part_offer, counters=counters, clock=False
+        vocab, bar_chars, bars, part_offer=part_offer, counters=counters, clock=False, notes=False
     )  # fmt: skip  (the clock: its own tests below)
     layer = BarLookback(**settings)
     offers, state = layer(vocab.encode(text)[None, :])
@@ -186,7 +187,7 @@ def test_bar_lookback_offers_bar_i_of_the_part_before_across_endings():
     a_part = "|:AB|c2|d2|e2|f2|g2|a2|1b2:|2B2||"  # 9 written bars: a pickup, 6, 2 endings
     text = f"X:1\nK:D\n{a_part}\nfg|c2|d2|e2|f2|g2|a2|1b2:|2B2|]"
     vocab = Vocabulary.from_text(text)
-    offers, _ = BarLookback(**lookback_for(vocab))(vocab.encode(text)[None, :])
+    offers, _ = BarLookback(**lookback_for(vocab, notes=False))(vocab.encode(text)[None, :])
     # the part offer after each character: what it offers for the next one
     part = "".join("_" if o == 0 else vocab.chars[o - 1] for o in offers.numpy()[0][:, 2])
     b_start = text.index("\nfg") + 1
@@ -205,7 +206,7 @@ def test_bar_lookback_offers_bar_i_of_the_part_before_across_endings():
 def test_bar_lookback_offers_a_phrase_four_bars_back_and_follows_a_restated_bar():
     text = "K:D\n|:ABc d2|ABc e2|fed cBA|G2F E2D||\nABc d2|gab agf|"
     vocab = Vocabulary.from_text(text)
-    offers, _ = BarLookback(**lookback_for(vocab))(vocab.encode(text)[None, :])
+    offers, _ = BarLookback(**lookback_for(vocab, notes=False))(vocab.encode(text)[None, :])
     offers = offers.numpy()[0]
 
     def chars(column, start, stop):
@@ -285,8 +286,9 @@ def test_the_clock_agrees_with_the_bar_reader_on_the_corpus():
     assert exact >= 0.93 * len(tunes), exact
 
 
-def tiny_model(vocab, part_offer=True, counters=True, clock=True, notes=False, **changes):
-    settings = {"embedding_dim": 8, "rnn_units": 16, "offer_dim": 4, **changes}
+def tiny_model(vocab, part_offer=True, counters=True, clock=True, notes=True, **changes):
+    # the defaults: a new model's lookback (note offers, copy gates), but tiny
+    settings = {"embedding_dim": 8, "rnn_units": 16, "offer_dim": 4, "copy": notes, **changes}
     lookback = lookback_for(vocab, part_offer=part_offer, counters=counters, clock=clock,
                             notes=notes)  # fmt: skip
     model = LookbackRNN(len(vocab), lookback=lookback, **settings)
@@ -309,7 +311,7 @@ def test_lookback_rnn_shapes_weights_and_step_match_call(
 ):
     tunes = abc.load_corpus()[:4]
     vocab = corpus_vocab(tunes)
-    model = tiny_model(vocab, part_offer, counters, clock, notes, offer_dim=offer_dim, copy=notes)
+    model = tiny_model(vocab, part_offer, counters, clock, notes, offer_dim=offer_dim)
     # character and offer embeddings (and the counters'), LSTM kernel (the character's
     # embedding, each offer's, each offer's repeat flag, the counters'), recurrent
     # kernel, bias, dense kernel and bias (and the copy gates' kernel and bias)
@@ -333,6 +335,29 @@ def test_lookback_rnn_shapes_weights_and_step_match_call(
                           recurrent_blocks_t=model.recurrent_blocks_t())  # fmt: skip
     direct, _ = model.step(ids[:, 0], [np.zeros((1, 16), "float32")] * 2 + [state[2]])
     np.testing.assert_allclose(again.numpy(), direct.numpy(), atol=1e-5)
+
+
+def test_the_copy_gates_add_each_offer_to_the_logit_of_the_character_it_offers():
+    tunes = abc.load_corpus()[:4]
+    vocab = corpus_vocab(tunes)
+    model = tiny_model(vocab)
+    ids = vocab.encode(join_tunes(tunes)[:400])[None, :]
+    offers, _ = model.lookback(ids)
+    codes = offers.numpy()[0, :, : model.offers]
+    kernel, bias = model.copy_gates.weights
+    note_match = model.offers // 2 + 1
+    bias.assign(np.eye(model.offers, dtype="float32")[note_match] * 50.0)
+    kernel.assign(np.zeros(kernel.shape, "float32"))
+    copied = model(ids).numpy()[0]
+    offered = codes[:, note_match]
+    assert 0 < (offered > 0).sum() < len(offered)
+    # the gate adds exactly its value to the offered character's logit, nothing elsewhere
+    added = copied - model.dense(model.lstm(model._inputs(ids, offers))[0]).numpy()[0]
+    expect = np.zeros_like(added)
+    rows = np.flatnonzero(offered)
+    expect[rows, offered[rows] - 1] = 50.0
+    np.testing.assert_allclose(added, expect, atol=1e-4)
+    assert (copied[rows].argmax(-1) == offered[rows] - 1).all()
 
 
 def test_text_offers_are_one_pass_over_the_text_and_feed_the_model_as_its_own_reading():

@@ -85,7 +85,7 @@ ENDING_CHARS = "123"
 OFFER_DIM = 32
 # Whether new models add each offer to its character's logit through a gate read from
 # h (`LookbackRNN`'s ``copy``).
-COPY_OFFERS = False
+COPY_OFFERS = True
 # The width of the embeddings of the counters (the bar's number in its part, the
 # place in the bar, the clock): a few dozen values each.
 COUNTER_DIM = 8
@@ -335,9 +335,10 @@ class BarLookback(keras.layers.Layer):
         rank = notes[:, (k + 1) * m]
         last_offers = [notes[:, (k + 1) * m + 1 + j] for j in range(t)]
         last_repeats = [notes[:, (k + 1) * m + 1 + t + j] for j in range(t)]
-        # a note: was it the one each offer offered? (kept until the next note)
+        # a note: was it the one each offer offered? (kept until the next note, or the
+        # next tune)
         repeats = [
-            tf.where(sounded, tf.cast(offer == code, tf.int32), was)
+            tf.where(sounded, tf.cast(offer == code, tf.int32), tf.where(blank_line, 0, was))
             for offer, was in zip(last_offers, last_repeats)
         ]
         slot = tf.one_hot(rank, m, dtype=tf.int32) * tf.cast(sounded, tf.int32)[:, None]
@@ -472,7 +473,10 @@ class BarLookback(keras.layers.Layer):
         """``(offers (batch, time, self.width), final state)`` for ids ``(batch, time)``."""
         ids = tf.cast(inputs, tf.int32)
         state = self.initial_state(tf.shape(ids)[0]) if initial_state is None else initial_state
-        return self._scan(ids, state)  # compiled also when called eagerly
+        offers, state = self._scan(ids, state)  # compiled also when called eagerly
+        # the loop's TensorArray loses the static batch size: give back what ids have
+        offers = tf.ensure_shape(offers, [*ids.shape, self.width])
+        return offers, tf.ensure_shape(state, [ids.shape[0], self.state_size])
 
     def compute_output_shape(self, input_shape):
         return (*input_shape, self.width), (input_shape[0], self.state_size)
@@ -558,7 +562,7 @@ def clock_classes(chars):
 
 
 def lookback_for(vocab, bar_chars=BAR_CHARS, bars=BARS, phrase_bars=PHRASE_BARS, part_offer=True,
-                 counters=True, clock=True, notes=False):  # fmt: skip
+                 counters=True, clock=True, notes=True):  # fmt: skip
     """The `BarLookback` settings for ``vocab`` (a `Vocabulary` with ``|`` and a newline).
     ``notes`` (which needs ``counters`` and ``clock``) adds the offers by notes."""
     missing = [c for c in "|\n" if c not in vocab.index]

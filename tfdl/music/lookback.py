@@ -45,6 +45,16 @@ embeds the offers (narrower than the character: ``OFFER_DIM``) and the counters
 `MusicRNN`. Its state is `MusicRNN`'s ``[h, c]`` plus the lookback's (an int32 row
 per song), so the samplers carry it as they carry ``h`` and ``c``.
 
+With ``copy`` (new models), each offer also goes straight to the output: a gate read
+from h (`LookbackRNN`'s ``copy_gates``, one number per offer) is added to the logit of
+the character that offer names. Through the LSTM alone, following an offer means
+carrying the offered character's identity from the input to the right output row;
+the gate makes it one number, "how much to trust this offer now", as a pointer or
+copy network does. Measured on the 800-tune pilot at equal steps (LSTM 256, 1,400
+steps; `tfdl music report --num-songs 100`, seeds 1 and 2), repeated bars in form
+mode: 23.3 / 21.3 % with the text offers, 23.1 % with note offers too, 28.3 / 27.7 %
+with note offers and copy gates; held-out loss 1.135, 1.116, 1.097 nats/char.
+
 Why offers and not attention over past states: an offer is exact (the character
 itself), cheap (no weights, a few comparisons per step) and keeps the model an LSTM
 that runs on cuDNN; the sampler needs only the state to grow.

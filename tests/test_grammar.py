@@ -86,6 +86,20 @@ def test_the_tune_ends_after_its_last_part_on_the_tonic():
     assert not feed(song, "\n\n") and song.done
 
 
+def test_every_part_ends_on_the_tonic_unless_only_the_last_must():
+    a_on_e = A.replace("d3 d3:|", "e3 e3:|")  # an A part that ends on E, in D
+    song = start()
+    feed(song, a_on_e.split("e3 e3:|")[0] + "\n")
+    assert feed(song, "e3 e3:|\n")  # the A part must end on D too
+    assert not feed(song, "d3 d3:|\n")
+    song = start(plan=form_plan(part_endings="last"))
+    assert not feed(song, a_on_e + B + "\n") and song.done  # only the tune's end on D
+    song = start(PRIME + a_on_e)  # a prime's part is kept as it is
+    assert not feed(song, B + "\n") and song.done
+    with pytest.raises(UserError, match="part endings must be tonic or last"):
+        form_plan(part_endings="dominant")
+
+
 def test_after_max_tries_it_backs_up_a_bar_and_after_max_backtracks_it_gives_up():
     song = start(plan=None)  # the metrical grammar (--form free)
     feed(song, "DED DFA|dcd efg|faf ecA|dcd efg|" * 3 + "\n")

@@ -73,9 +73,16 @@ def _sampling_arguments(parser):
         "--form",
         choices=["keep", "free"],
         default="keep",
-        help="keep: each part has its bars and closes with :| (or two endings), the tune "
-        "ends on the tonic after its last part (the default); free: bars fit M:, the form "
-        "is the model's",
+        help="keep: each part has its bars and closes with :| (or two endings) on the "
+        "tonic, the tune ends after its last part (the default); free: bars fit M:, the "
+        "form is the model's",
+    )
+    parser.add_argument(
+        "--part-endings",
+        choices=["tonic", "last"],
+        default="tonic",
+        help="with --form keep: tonic: every part ends on the tonic of K: (the default); "
+        "last: only the last part does",
     )
     parser.add_argument(
         "--type",
@@ -339,6 +346,7 @@ def _sample(args, model, vocab, metrical=None, form=None):
         bars_per_part=args.bars_per_part,
         meter=args.meter,
         key=args.key,
+        part_endings=args.part_endings,
     )
     if sampler.gave_up:
         print(
@@ -482,6 +490,7 @@ def _report(args):
                 "temperature": args.temperature,
                 "prime": args.prime,
                 "type": args.type,
+                "part_endings": args.part_endings,
                 **others,
             }
         )

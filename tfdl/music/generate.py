@@ -5,7 +5,8 @@ Three modes (`SongSampler.sample`):
 - ``form="keep"`` (the default): the metrical sampler below, whose grammar
   (`tfdl.music.grammar.SongGrammar` with a `FormPlan`) also keeps a dance tune's
   form: ``parts`` parts of ``bars_per_part`` bars, each closed by ``:|`` or a pair of
-  endings, the last ending on the tonic (``type`` sets meter, parts and bars);
+  endings, each ending on the tonic (``part_endings="last"``: the last one only;
+  ``type`` sets meter, parts and bars);
 - ``form="free"``, metrical: every header line and every bar is drawn from the
   model restricted to well-formed ones. The songs advance in compiled chunks of
   `CHUNK` characters; after each chunk the host reads each song's new bars with
@@ -204,6 +205,7 @@ class SongSampler:
         meter=None,
         key=None,
         deadline=None,
+        part_endings="tonic",
     ):
         """Generate ``num_songs`` songs of at most ``length`` new characters each.
 
@@ -230,6 +232,8 @@ class SongSampler:
             meter, key: ``M:`` (with its default ``L:``) and ``K:`` added to a prime
                 that leaves them open; ``meter`` overrides the type's.
 
+            part_endings: with ``form="keep"``, ``"tonic"``: every part ends on the
+                tonic of ``K:``; ``"last"``: only the last part (the tune) does.
             deadline: a `time.monotonic` time; metrical sampling raises `PastDeadline`
                 at the first chunk that starts after it (None: no deadline).
 
@@ -245,7 +249,7 @@ class SongSampler:
         if form not in ("keep", "free"):
             raise UserError(f"form must be keep or free, got {form!r}")
         # the type's meter goes with every mode; its form only with form="keep"
-        plan = form_plan(type, parts, bars_per_part, meter)
+        plan = form_plan(type, parts, bars_per_part, meter, part_endings)
         meter, plan = plan.meter, (plan if form == "keep" else None)
         if meter is not None or key is not None:
             prime = header_prime(prime, meter, key)

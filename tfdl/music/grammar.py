@@ -15,12 +15,18 @@ Two grammars, one class:
   part has exactly ``bars_per_part`` bars and closes with ``:|`` (or a pair of
   endings, the second as long as the first) when its bars are complete, not before
   or after; the tune ends after its ``parts``-th part and nothing follows it; the
-  bar that closes the last part must end on the tonic of ``K:``. The ending is kept
-  by rejection, like every other constraint here: a final bar that does not end on
+  bar that closes each part must end on the tonic of ``K:`` (``part_endings``
+  "tonic", the default; "last": only the last part's). The ending is kept by
+  rejection, like every other constraint here: a closing bar that does not end on
   the tonic is drawn again from the model. That samples exactly from the model
   conditioned on the rule (ranking a few candidates by log-probability would pick
   the likeliest, blander endings, and needs the log-probabilities the compiled loop
-  does not return).
+  does not return). Every part, not only the last: 81 % of the corpus's first parts
+  end on the tonic, against 45 % of the shipped model's when only the last part had
+  to (100 songs, seed 1); and a B part whose last bar restates the A part's, as 60 %
+  of the corpus's do, needs an A part that ends at home. With it the shipped model's
+  songs repeat 32.8 % of their bars instead of 27.3 %, and their parts are more
+  alike (part similarity 0.316 against 0.273; the corpus: 48.2 % and 0.387).
 
 `TUNE_TYPES` holds the meter and form of each dance type, `form_plan` checks a
 user's settings. Nothing here imports TensorFlow.
@@ -93,13 +99,21 @@ class FormPlan:
     bars_per_part: int = 8
     meter: str | None = None
     from_prime: bool = True
+    part_endings: str = "tonic"  # which parts end on the tonic: every one, or the "last"
 
 
-def form_plan(type="any", parts=None, bars_per_part=None, meter=None):
+# ``part_endings``: every part ends on the tonic, or only the last one.
+PART_ENDINGS = ("tonic", "last")
+
+
+def form_plan(type="any", parts=None, bars_per_part=None, meter=None, part_endings="tonic"):
     """The `FormPlan` for a tune type, with ``parts``/``bars_per_part`` overriding it
-    and ``meter`` (if given) replacing the type's. Raises `UserError` on bad settings."""
+    and ``meter`` (if given) replacing the type's; ``part_endings`` "tonic": every
+    part ends on the tonic, "last": only the last. Raises `UserError` on bad settings."""
     if type not in TUNE_TYPES:
         raise UserError(f"unknown tune type {type!r} (types: {', '.join(TUNE_TYPES)})")
+    if part_endings not in PART_ENDINGS:
+        raise UserError(f"part endings must be tonic or last, got {part_endings!r}")
     tune = TUNE_TYPES[type]
     meter = meter or tune.meter
     if meter is not None and meter_length(meter) is None:
@@ -117,6 +131,7 @@ def form_plan(type="any", parts=None, bars_per_part=None, meter=None):
         bars_per_part if bars_per_part is not None else tune.bars_per_part,
         meter,
         from_prime=bars_per_part is None,
+        part_endings=part_endings,
     )
 
 
@@ -322,9 +337,11 @@ class SongGrammar:
                 first, second = _bars(now.ending_length), _bars(now.later_length)
                 if second > first or (single and second >= first):
                     return False
-        if len(sections) == plan.parts and len(sections) > closed_before:
+        closing = len(sections) > closed_before  # this piece closed a part
+        every = plan.part_endings == "tonic" and len(sections) > self.prime_parts
+        if closing and (len(sections) == plan.parts or every):
             if form.last_note != form.tonic:
-                return False  # the bar that closes the last part ends on the tonic
+                return False  # the bar that closes a part (the last one) ends on the tonic
         reader.form_closed = len(sections)
         return True
 

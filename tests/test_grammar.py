@@ -86,6 +86,18 @@ def test_the_tune_ends_after_its_last_part_on_the_tonic():
     assert not feed(song, "\n\n") and song.done
 
 
+def test_each_rejection_is_counted_with_its_reason():
+    song = start()
+    feed(song, "|:DED DFA|\n")
+    feed(song, "dcd ef|\n")  # 5/8
+    feed(song, "dcd efg|faf ecA|dcd efg|DED DFA|dcd efg|faf ecA|\n")
+    feed(song, "e3 e3:|\n")  # the A part off the tonic
+    feed(song, "d3 d3|\n")  # bar 8 with a single bar line: the part would run long
+    feed(song, "d3 d3:|\n")
+    assert song.rejections == {"bar length": 1, "part end off the tonic": 1, "part length": 1}
+    assert song.rejected == 3 and set(song.rejections) <= set(grammar.REJECTIONS)
+
+
 def test_every_part_ends_on_the_tonic_unless_only_the_last_must():
     a_on_e = A.replace("d3 d3:|", "e3 e3:|")  # an A part that ends on E, in D
     song = start()

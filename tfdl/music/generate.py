@@ -68,11 +68,17 @@ def sampler_work(songs, discarded=()):
     accepted = sum(song.accepted for song in tried)
     rejected = sum(song.rejected for song in tried)
     kept = sum(len(song.text) for song in songs)
+    reasons = {}
+    for song in tried:
+        for why, count in song.rejections.items():
+            reasons[why] = reasons.get(why, 0) + count
     return {
         "pieces_accepted": accepted,
         "pieces_rejected": rejected,
         "rejections_per_accepted_piece": round(rejected / max(accepted, 1), 3),
         "chars_drawn_per_kept": round(sum(song.drawn for song in tried) / max(kept, 1), 3),
+        # why pieces were drawn again (`tfdl.music.grammar.REJECTIONS`), commonest first
+        "rejections_by_reason": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
     }
 
 

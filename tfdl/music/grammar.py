@@ -87,6 +87,18 @@ TUNE_TYPES = {
 }
 
 
+# Why the grammar refuses a piece (`SongGrammar.rejections`): a header line that does
+# not parse or breaks the plan; a bar line glued to the last one; a bar the bar reader
+# cannot read; a bar of the wrong length; a tune that ends open (a tie, a repeat, too
+# few bars, too few parts); and, keeping a form, text after the last part, more parts
+# than planned, a part of the wrong length (or a bar line that closes it early), one
+# not closed with ":|" or endings, a second ending longer than the first, and a part
+# that ends off the tonic.
+REJECTIONS = ("header", "bar line", "unreadable", "bar length", "tune end",
+              "after the last part", "part count", "part length", "part close",
+              "second ending", "part end off the tonic")  # fmt: skip
+
+
 @dataclass(frozen=True)
 class FormPlan:
     """The form a song must have: ``parts`` parts of ``bars_per_part`` bars each.
@@ -207,6 +219,8 @@ class SongGrammar:
     redraw: bool = False  # the last read ended in a rejection
     accepted: int = 0  # pieces accepted so far
     rejected: int = 0  # pieces rejected so far (the sampler's wasted work)
+    rejections: dict = field(default_factory=dict)  # why, by `REJECTIONS`' names: counts
+    why: str = ""  # why the piece being checked was refused
     plan: FormPlan = None  # the form to keep; None: metrical only
     prime_parts: int = 0  # whole parts the prime holds (their closing bar lines are its own)
     restarts: int = 0  # times the form-keeping grammar started the song again
@@ -219,7 +233,8 @@ class SongGrammar:
 
     def fork(self):
         """A copy to try a draw on (lists copied; readers and states are never changed)."""
-        return dataclasses.replace(self, header=list(self.header), history=list(self.history))
+        return dataclasses.replace(self, header=list(self.header), history=list(self.history),
+                                   rejections=dict(self.rejections))  # fmt: skip
 
     def rejected_at_once(self, before):
         """True if this fork of ``before`` rejected its piece before accepting anything,
@@ -309,16 +324,16 @@ class SongGrammar:
         plan, target = self.plan, self.plan.bars_per_part
         closed_before = getattr(self.reader, "form_closed", 0)
         if closed_before >= plan.parts and not at_end:
-            return False  # the last part is closed: only the end of the tune may follow
+            return self._refuse("after the last part")  # only the tune's end may follow
         form = form_of(reader, tonic_letter(self.text), at_end=at_end)
         sections = form.sections
         if len(sections) > plan.parts or (at_end and len(sections) != plan.parts):
-            return False
+            return self._refuse("part count")
         for n, section in enumerate(sections):
             if section.bars != target:
-                return False
+                return self._refuse("part length")
             if n >= self.prime_parts and not _closes_a_part(section):
-                return False
+                return self._refuse("part close")
         if not at_end:
             now = form.open_section
             last = reader.events[-1] if reader.events else None
@@ -328,20 +343,20 @@ class SongGrammar:
                 # a single bar line must leave room for the bar that closes the part; a
                 # first ending's :| must close a whole part
                 if bars > target or (single and bars >= target):
-                    return False
+                    return self._refuse("part length")
                 first_ending_closed = now.endings and last.kind == "bar"
                 if first_ending_closed and last.bar_kind in ("end", "both"):
                     if bars != target:
-                        return False
+                        return self._refuse("part length")
             else:  # a second ending: as long as the first, no longer
                 first, second = _bars(now.ending_length), _bars(now.later_length)
                 if second > first or (single and second >= first):
-                    return False
+                    return self._refuse("second ending")
         closing = len(sections) > closed_before  # this piece closed a part
         every = plan.part_endings == "tonic" and len(sections) > self.prime_parts
         if closing and (len(sections) == plan.parts or every):
-            if form.last_note != form.tonic:
-                return False  # the bar that closes a part (the last one) ends on the tonic
+            if form.last_note != form.tonic:  # a part's (the last part's) end on the tonic
+                return self._refuse("part end off the tonic")
         reader.form_closed = len(sections)
         return True
 
@@ -407,44 +422,44 @@ class SongGrammar:
         # P: (an order of parts) asks for part labels in the body, which a character
         # model seldom follows through: such a song would end unplayable.
         if not _HEADER_LINE.fullmatch(line) or line.startswith(("X:", "P:")):
-            return False
+            return self._refuse("header")
         if _unknown_meter(line):
-            return False
+            return self._refuse("header")
         if self.plan is not None and self.plan.meter and line.startswith(("M:", "L:")):
             if any(h.startswith(line[:2]) for h in self.header):
-                return False  # the type's meter is in the prime: no second one
+                return self._refuse("header")  # the type's meter is in the prime: no second one
         if line.startswith("K:"):
             if self.plan is not None and not plain_key(line[2:]):
                 # a part must end on a tonic (K:none has none), and text after the mode
                 # ("K:G Bry|A2ce") is music abc2midi refuses in a header
-                return False
+                return self._refuse("header")
             header = [*self.header, line]
             if header_problem("X:1\n" + "\n".join(header)):
-                return False
+                return self._refuse("header")
             try:
                 self.candidate = self._reader_class().from_header(self.header)
             except BarError:  # e.g. L:1/86
-                return False
+                return self._refuse("header")
         return True
 
     def _take_bar(self, piece, at_end):
         if self.plan is not None and piece[:1] and piece[0] in "|:]" and self.text[-1] in "|:]":
             # a redraw that starts with a bar line glues it to the last one ("|" + "|"
             # reads as two single bars here, as "||" in the whole text)
-            return False
+            return self._refuse("bar line")
         reader = self.reader.copy()
         try:
             reader.feed(piece)
             if at_end and reader.tie_pitch is not None:
-                return False
+                return self._refuse("tune end")
         except BarError:
-            return False
+            return self._refuse("unreadable")
         if at_end and not _whole(reader):
-            return False
+            return self._refuse("tune end")
         if not at_end and not verdict(reader, pickup_parts=False, at_end=False).metrical:
-            return False
+            return self._refuse("bar length")
         if self.plan is not None and not self._fits_form(reader, at_end):
-            return False
+            return False  # _fits_form said why
         self.candidate = reader
         return True
 
@@ -475,11 +490,18 @@ class SongGrammar:
                 break
         return None
 
+    def _refuse(self, why):
+        """False, with ``why`` kept for the count of rejections (`REJECTIONS`)."""
+        self.why = why
+        return False
+
     def _reject(self, back_up=False):
         """Throw the open piece away: the next chunk redraws it from ``saved`` (with
         ``back_up``, or after `MAX_TRIES`, the accepted piece before it too)."""
         self.tries += 1
         self.rejected += 1
+        self.rejections[self.why] = self.rejections.get(self.why, 0) + 1
+        self.why = ""
         self.pending = ""
         self.in_bar_line = False
         self.candidate = None

@@ -191,11 +191,13 @@ class BarLookback(keras.layers.Layer):
         # an offer and a repeat flag each: the text's, then (notes) the same by notes
         self.offers = self.text_offers * (2 if self.notes else 1)
         self.width = 2 * self.offers + (2 if self.counters else 0) + int(self.clock)
-        self.state_size = (self.bars + 1) * self.bar_chars + 11 + (CLOCK_STATE if self.clock else 0)
-        if self.notes:  # the note memory: the bars' notes, the current bar's, its count,
-            self.state_size += (
-                (self.bars + 1) * NOTE_SLOTS + 1 + 2 * self.text_offers
-            )  # offers, repeats
+        # the state's columns: the text's bars and scalars, the clock's, the notes'
+        self._clock_at = (self.bars + 1) * self.bar_chars + 11
+        self._notes_at = self._clock_at + (CLOCK_STATE if self.clock else 0)
+        self.state_size = self._notes_at
+        if self.notes:  # the note memory: the bars' notes and the current bar's, its
+            # count of notes, the last offers and repeats
+            self.state_size += (self.bars + 1) * NOTE_SLOTS + 1 + 2 * self.text_offers
 
     def initial_state(self, batch):
         return tf.zeros([batch, self.state_size], tf.int32)
@@ -203,11 +205,11 @@ class BarLookback(keras.layers.Layer):
     def offered(self, state):
         """The offers' codes a ``state`` holds (batch, self.offers): those `step` gave
         with it, for the character after the last one read."""
-        k, n, t = self.bars, self.bar_chars, self.text_offers
-        base = (k + 1) * n
+        t = self.text_offers
+        base = (self.bars + 1) * self.bar_chars  # the text's scalars: rank, lead, offers
         codes = [state[:, base + 2 + j] for j in range(t)]  # phrase, match, part
-        if self.notes:
-            at = base + 11 + CLOCK_STATE + (k + 1) * NOTE_SLOTS + 1
+        if self.notes:  # after the note bars and the note count
+            at = self._notes_at + (self.bars + 1) * NOTE_SLOTS + 1
             codes += [state[:, at + j] for j in range(t)]
         return tf.stack(codes, axis=-1)
 
@@ -240,28 +242,9 @@ class BarLookback(keras.layers.Layer):
         blank_line = is_newline & (last == self.newline_id + 1)  # between tunes
         held = (lead > 0) & self._is_any(ids, self.skip_ids)  # bar-line run: no position
         counted = ~(is_bar | is_newline | held)
-        slot = tf.one_hot(rank, n, dtype=tf.int32) * tf.cast(counted, tf.int32)[:, None]
-        cur_written = cur * (1 - slot) + code[:, None] * slot  # (batch, n)
         shift = is_bar & (lead == 0)  # "||" or "|\n|" closes no empty bar
-        shifted = tf.concat([cur[:, None, :], bars[:, :-1, :]], axis=1)
-        new_bars = tf.where(shift[:, None, None], shifted, bars)
-        new_bars = tf.where(blank_line[:, None, None], tf.zeros_like(bars), new_bars)
         restart = is_bar | is_newline
-        new_cur = tf.where(restart[:, None], tf.zeros_like(cur), cur_written)
-        new_rank = tf.where(restart, 0, tf.minimum(rank + tf.cast(counted, tf.int32), n))
         new_lead = tf.where(restart, 1, tf.where(counted, 0, lead))
-        at = tf.one_hot(new_rank, n, dtype=tf.int32)  # rank n (bar full): all zeros
-        following = tf.reduce_sum(new_bars * at[:, None, :], axis=-1)  # (batch, bars)
-        phrase = following[:, self.phrase_bars - 1]
-        # the latest bar whose first new_rank characters are the current bar's
-        prefix = tf.range(n)[None, :] < new_rank[:, None]  # (batch, n)
-        same = tf.reduce_all(
-            (new_bars == new_cur[:, None, :]) | ~prefix[:, None, :], axis=-1
-        )  # (batch, bars)
-        same &= (new_rank > 0)[:, None] & (following > 0)
-        latest = tf.argmax(tf.cast(same, tf.int32), axis=-1, output_type=tf.int32)
-        found = tf.reduce_any(same, axis=-1)
-        match = tf.where(found, tf.gather(following, latest, batch_dims=1), 0)
         # the part count: a part closes at ":|", "||" or "|]" after a bar with music;
         # a ":|" followed by an ending number closed a first ending, not the part
         bars_in_part = bars_in_part + tf.cast(shift, tf.int32)
@@ -284,7 +267,10 @@ class BarLookback(keras.layers.Layer):
         # the part offer: the bar as far back as the part before was long
         reach = (new_part_bars > 0) & (new_part_bars <= k)
         back = tf.clip_by_value(new_part_bars - 1, 0, k - 1)
-        part = tf.where(reach, tf.gather(following, back, batch_dims=1), 0)
+        moves = (shift, restart, blank_line, reach, back)
+        new_bars, new_cur, new_rank, (phrase, match, part) = self._bar_memory(
+            bars, cur, rank, code, counted, *moves
+        )
         if not self.part_offer:
             part = tf.zeros_like(part)
         new_state = tf.concat(
@@ -312,16 +298,14 @@ class BarLookback(keras.layers.Layer):
         t = self.text_offers
         codes, repeats = [phrase, match, part][:t], took[:t]
         if self.clock:
-            base = (k + 1) * n + 11
-            clock = state[:, base : base + CLOCK_STATE]
+            clock = state[:, self._clock_at : self._notes_at]
             time, clock_state, note = self._clock_step(ids, clock, is_bar, is_newline)
             new_state = tf.concat([new_state, clock_state], axis=-1)
         if self.notes:
             sounded = note & ~self._is_any(ids, self.rest_ids)
             note_codes, note_repeats, notes_state = self._note_step(
-                code, state[:, base + CLOCK_STATE :], sounded, shift, restart, blank_line,
-                reach, back,
-            )  # fmt: skip
+                code, state[:, self._notes_at :], sounded, moves
+            )
             codes, repeats = codes + note_codes, repeats + note_repeats
             new_state = tf.concat([new_state, notes_state], axis=-1)
         offers = codes + repeats
@@ -331,13 +315,44 @@ class BarLookback(keras.layers.Layer):
             offers.append(time)
         return tf.stack(offers, axis=-1), new_state
 
-    def _note_step(self, code, notes, sounded, shift, restart, blank_line, reach, back):
+    def _bar_memory(self, bars, cur, rank, code, wrote, shift, restart, blank_line, reach, back):
+        """One bar memory (the text's, or the notes') read one character on. ``bars``
+        (batch, bars, width): the last bars, most recent first; ``cur`` (batch, width)
+        the bar being written, ``rank`` its length; ``code`` goes in at ``rank`` where
+        ``wrote``. A bar line that closes a bar (``shift``) keeps it, a bar line or
+        line break (``restart``) starts a new one, a blank line forgets them all.
+        Returns the new ``bars``, ``cur`` and ``rank``, and the phrase, match and part
+        offers: what follows at ``rank`` in the bar ``phrase_bars`` back, in the latest
+        bar that began as ``cur`` has so far, and in the bar ``back`` back (where
+        ``reach``)."""
+        width = cur.shape[-1]
+        slot = tf.one_hot(rank, width, dtype=tf.int32) * tf.cast(wrote, tf.int32)[:, None]
+        written = cur * (1 - slot) + code[:, None] * slot
+        shifted = tf.concat([cur[:, None, :], bars[:, :-1, :]], axis=1)
+        new_bars = tf.where(shift[:, None, None], shifted, bars)
+        new_bars = tf.where(blank_line[:, None, None], tf.zeros_like(bars), new_bars)
+        new_cur = tf.where(restart[:, None], tf.zeros_like(cur), written)
+        new_rank = tf.where(restart, 0, tf.minimum(rank + tf.cast(wrote, tf.int32), width))
+        at = tf.one_hot(new_rank, width, dtype=tf.int32)  # rank width (bar full): all zeros
+        following = tf.reduce_sum(new_bars * at[:, None, :], axis=-1)  # (batch, bars)
+        phrase = following[:, self.phrase_bars - 1]
+        # the latest bar whose first new_rank codes are the current bar's
+        prefix = tf.range(width)[None, :] < new_rank[:, None]  # (batch, width)
+        same = tf.reduce_all((new_bars == new_cur[:, None, :]) | ~prefix[:, None, :], axis=-1)
+        same &= (new_rank > 0)[:, None] & (following > 0)  # (batch, bars)
+        latest = tf.argmax(tf.cast(same, tf.int32), axis=-1, output_type=tf.int32)
+        found = tf.reduce_any(same, axis=-1)
+        match = tf.where(found, tf.gather(following, latest, batch_dims=1), 0)
+        part = tf.where(reach, tf.gather(following, back, batch_dims=1), 0)
+        return new_bars, new_cur, new_rank, (phrase, match, part)
+
+    def _note_step(self, code, notes, sounded, moves):
         """The note memory read one character on: the phrase, match (and part) offers
         by notes (the next note's letter, as its id + 1: a bar restated with other note
         lengths, spacing or octave marks still offers its notes), whether the last note
-        written was each one's, and the new note state. Bars shift, restart and are
-        forgotten as the text's do, so the part offer's reach and distance (``reach``,
-        ``back``) are the text's."""
+        written was each one's, and the new note state. Its bars shift, restart and are
+        forgotten as the text's do, and the part offer reaches as far (``moves``: the
+        text's, see `_bar_memory`)."""
         m, k, t = NOTE_SLOTS, self.bars, self.text_offers
         batch = tf.shape(code)[0]
         bars = tf.reshape(notes[:, : k * m], [batch, k, m])  # most recent first
@@ -345,32 +360,17 @@ class BarLookback(keras.layers.Layer):
         rank = notes[:, (k + 1) * m]
         last_offers = [notes[:, (k + 1) * m + 1 + j] for j in range(t)]
         last_repeats = [notes[:, (k + 1) * m + 1 + t + j] for j in range(t)]
+        _, _, blank_line, _, _ = moves  # shift, restart, blank_line, reach, back
         # a note: was it the one each offer offered? (kept until the next note, or the
         # next tune)
         repeats = [
             tf.where(sounded, tf.cast(offer == code, tf.int32), tf.where(blank_line, 0, was))
             for offer, was in zip(last_offers, last_repeats)
         ]
-        slot = tf.one_hot(rank, m, dtype=tf.int32) * tf.cast(sounded, tf.int32)[:, None]
-        written = cur * (1 - slot) + code[:, None] * slot
-        new_bars = tf.where(
-            shift[:, None, None], tf.concat([cur[:, None, :], bars[:, :-1, :]], 1), bars
+        new_bars, new_cur, new_rank, offers = self._bar_memory(
+            bars, cur, rank, code, sounded, *moves
         )
-        new_bars = tf.where(blank_line[:, None, None], tf.zeros_like(bars), new_bars)
-        new_cur = tf.where(restart[:, None], tf.zeros_like(cur), written)
-        new_rank = tf.where(restart, 0, tf.minimum(rank + tf.cast(sounded, tf.int32), m))
-        at = tf.one_hot(new_rank, m, dtype=tf.int32)  # rank m (bar full): all zeros
-        following = tf.reduce_sum(new_bars * at[:, None, :], axis=-1)  # (batch, bars)
-        phrase = following[:, self.phrase_bars - 1]
-        prefix = tf.range(m)[None, :] < new_rank[:, None]
-        same = tf.reduce_all((new_bars == new_cur[:, None, :]) | ~prefix[:, None, :], axis=-1)
-        same &= (new_rank > 0)[:, None] & (following > 0)
-        latest = tf.argmax(tf.cast(same, tf.int32), axis=-1, output_type=tf.int32)
-        match = tf.where(
-            tf.reduce_any(same, axis=-1), tf.gather(following, latest, batch_dims=1), 0
-        )
-        part = tf.where(reach, tf.gather(following, back, batch_dims=1), 0)
-        offers = [phrase, match, part][:t]
+        offers = list(offers[:t])
         state = tf.concat(
             [tf.reshape(new_bars, [batch, k * m]), new_cur,
              tf.stack([new_rank, *offers, *repeats], axis=-1)], axis=-1,

@@ -133,7 +133,7 @@ def add_commands(groups):
         train,
         MusicConfig,
         ["steps", "minutes", "recipe", *RECIPE_FIELDS, "checkpoint_every", "eval_every"]
-        + ["transpose", "lookback", "hold_out_book", "seed"],
+        + ["transpose", "slides", "lookback", "hold_out_book", "seed"],
         recipe={"choices": RECIPES},
         lr_schedule={"choices": LR_SCHEDULES},
         warmup_steps={"type": int},

@@ -96,6 +96,10 @@ class MusicConfig:
     # back and the next one of an earlier bar this bar has begun to restate
     # (tfdl.music.lookback), so the model can restate a phrase without remembering it.
     lookback: bool | None = None
+    # Also train on this share of the 6/8 training tunes written again in 12/8, two
+    # bars to a bar (tfdl.music.rebar): slides, which the corpus has 5 of. The copies
+    # are made before any transposition; the held-out tunes stay as they are.
+    slides: float = 0.0
 
     def __post_init__(self):
         if self.recipe is not None and self.recipe not in RECIPES:
@@ -121,6 +125,8 @@ class MusicConfig:
                 raise UserError("warmup_steps needs lr_schedule 'cosine'")
         if self.dropout is not None and not 0 <= self.dropout < 1:
             raise UserError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if not 0 <= self.slides <= 1:
+            raise UserError(f"slides must be in [0, 1], got {self.slides!r}")
         if self.clip_norm is not None and not self.clip_norm > 0:
             raise UserError(f"clip_norm must be > 0, got {self.clip_norm!r}")
 

@@ -19,6 +19,7 @@ from tfdl.music.dataset import fixed_windows, join_tunes, random_windows
 from tfdl.music.generate import SongSampler
 from tfdl.music.lookback import BarLookback, LookbackRNN, lookback_for, text_offers
 from tfdl.music.model import MusicRNN, music_loss  # noqa: F401  (tfdl.music.train.music_loss)
+from tfdl.music.rebar import slide_copies
 from tfdl.music.recipe import dropout_for, fit_recipe, lab_recipe, music_model
 from tfdl.music.saved import VOCAB_FILE, load_music_model, save_music_model
 from tfdl.music.transpose import transpositions
@@ -172,11 +173,11 @@ def _train_config(config, max_seconds):
 
 
 def _split_tunes(config, data, resume=False):
-    """``(tunes, train, val, book, augmented)``: the data's tunes (less a held-out
-    book), split for training and validation, the held-out book's tunes, and
-    ``(train with its transposed copies, how many copies)`` where the run may transpose
-    (``--transpose``, or the auto recipe's choice: see `_budget_transposition`), else
-    None."""
+    """``(tunes, train, val, book, augmented, slides)``: the data's tunes (less a held-out
+    book), split for training (with ``--slides``' copies) and validation, the held-out
+    book's tunes, ``(train with its transposed copies, how many copies)`` where the run
+    may transpose (``--transpose``, or the auto recipe's choice: see
+    `_budget_transposition`), else None, and how many slides were added."""
     if config.hold_out_book and data is not None:
         raise UserError("--hold-out-book holds out a book of the shipped corpus: drop --data")
     tunes = abc.load_corpus() if data is None else abc.load_tunes(data)
@@ -186,9 +187,11 @@ def _split_tunes(config, data, resume=False):
     train, val = abc.train_val_split(tunes, config.val_fraction, config.seed)
     if not val:
         raise UserError(f"need at least 2 tunes to hold some out for validation, got {len(tunes)}")
+    slides = slide_copies(train, config.slides, config.seed) if config.slides else []
+    train = train + slides
     auto = config.transpose is None and config.recipe_name() == "auto" and not resume
     augmented = transpositions(train) if config.transpose or auto else None
-    return tunes, train, val, book, augmented
+    return tunes, train, val, book, augmented, len(slides)
 
 
 # The auto recipe transposes (unless --no-transpose) when its budget would go over the
@@ -261,7 +264,9 @@ def train_music(
         data = task.resumed_data(out_dir, data, (DATA_FILE,))  # the run's --data file
     else:
         task.refuse_to_overwrite(out_dir)
-    tunes, train_tunes, val_tunes, book_tunes, augmented = _split_tunes(config, data, resume)
+    tunes, train_tunes, val_tunes, book_tunes, augmented, slides = _split_tunes(
+        config, data, resume
+    )
     strategy = strategy or tf.distribute.get_strategy()
     multiworker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
     probing = config.minutes and (config.steps is None or config.recipe_name() == "auto")
@@ -302,6 +307,7 @@ def train_music(
         source={"source": DATA_FILE if data is not None else "shipped", "data": data_name}, facts={
             "vocab_size": len(vocab),
             "train_tunes": len(train_tunes),
+            "slide_tunes": slides,
             "transposed_tunes": transposed,
             "val_tunes": len(val_tunes),
             "held_out_book_tunes": len(book_tunes),

@@ -36,9 +36,10 @@ LAB_SEGMENTS = (250, 500, 750, 1000, 1500, 2000)
 SUBSET_TUNES = 800
 # The auto recipe's name in the results: since it transposes past TRANSPOSE_EPOCHS
 # (tfdl.music.train) and caps the size at TRANSPOSED_WORTH times the tunes' own
-# characters (tfdl.music.recipe). Runs labelled plain "auto" measured the recipe before
-# both rules, "auto, transposing past 8 epochs" before the cap.
-AUTO = "auto, transposing past 8 epochs, capped"
+# characters and ends its schedule at MAX_EPOCHS of them (tfdl.music.recipe). Runs
+# labelled plain "auto" measured the recipe before these rules, "auto, transposing past
+# 8 epochs" before the cap, "..., capped" before the schedule's end at MAX_EPOCHS.
+AUTO = "auto, transposing past 8 epochs, capped, ending at 45 epochs"
 PHASES = {
     # Fixed sizes under the auto recipe's other choices: where the size rule comes from.
     "grid": [
@@ -198,10 +199,14 @@ def plot(results):
                     xytext=(6, 6),
                     fontsize=8,
                 )
-        capped = sorted((r for r in mine if r["recipe"] == AUTO), key=lambda r: r["minutes"])
+        ending = sorted((r for r in mine if r["recipe"] == AUTO), key=lambda r: r["minutes"])
+        if ending:
+            label = "--minutes M, transposing, ending where the data runs out"
+            line(ending, "b-o", label, markersize=10)
+        capped = [r for r in mine if r["recipe"] == "auto, transposing past 8 epochs, capped"]
         if capped:
-            label = "--minutes M, transposing (on a machine busy with a training)"
-            line(capped, "g-^", label, markersize=10)
+            label = "--minutes M, transposing, before the end at 45 epochs (machine busy)"
+            line(sorted(capped, key=lambda r: r["minutes"]), "g-^", label, markersize=10)
         for chosen, style, label in (
             (
                 lambda name: name.startswith("auto, before"),

@@ -3,6 +3,7 @@ import math
 
 import pytest
 
+from tfdl.errors import UserError
 from tfdl.music.train import MusicConfig, learning_rate
 
 
@@ -86,6 +87,23 @@ def test_transpose_adds_the_training_tunes_in_other_keys_and_leaves_the_held_out
     assert settings["train_tunes"] == len(train) + added and plain["train_tunes"] == len(train)
     assert settings["val_tunes"] == plain["val_tunes"] == len(val)  # held out: never moved
     assert settings["transpose"] is True and plain["transposed_tunes"] == 0
+
+
+def test_slides_add_rebarred_copies_of_the_training_jigs_only(tunes_file, tmp_path):
+    from tfdl.music import abc
+    from tfdl.music.rebar import slide_copies
+    from tfdl.music.train import train_music
+
+    config = MusicConfig(steps=1, rnn_units=8, embedding_dim=4, batch_size=2, seq_length=20,
+                         sample_songs=0, slides=1.0)  # fmt: skip
+    settings = train_music(config, tmp_path / "s", tunes_file, tracking="off", progress=False)
+    train, val = abc.train_val_split(abc.load_tunes(tunes_file), 0.1, 0)
+    slides = slide_copies(train, 1.0)
+    assert settings["slide_tunes"] == len(slides) > 0
+    assert settings["train_tunes"] == len(train) + len(slides)
+    assert settings["val_tunes"] == len(val) and settings["slides"] == 1.0
+    with pytest.raises(UserError, match="slides must be in"):
+        MusicConfig(slides=1.5)
 
 
 def test_the_auto_recipe_transposes_where_its_budget_goes_over_the_tunes_many_times(

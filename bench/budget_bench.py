@@ -3,6 +3,7 @@
     python bench/budget_bench.py --phase grid        # sizes x 1 and 4 minutes (the rule)
     python bench/budget_bench.py --phase accept      # lab vs --minutes 4 and 20, same data
     python bench/budget_bench.py --phase shipped     # --minutes 1, 4, 20 on the shipped corpus
+    python bench/budget_bench.py --phase schedule    # --minutes 20 alone (its end at 45 epochs)
     python bench/budget_bench.py --plot-only         # the figure from the results so far
 
 Two corpora: the shipped one (3,360 tunes) and an 800-tune subset of it drawn with
@@ -52,6 +53,9 @@ PHASES = {
     ],
     "accept": [("subset800", 20, None), ("subset800", 4, None), ("subset800", "lab", None)],
     "shipped": [("shipped", 4, None), ("shipped", 20, None), ("shipped", 1, None)],
+    # The schedule's end where the data runs out (MAX_EPOCHS): its steps do not depend
+    # on the machine's speed once the budget reaches them, so it may run beside others.
+    "schedule": [("subset800", 20, None)],
     "more": [("subset800", 1, None), ("subset800", 20, 384), ("shipped", 4, 384)],
 }
 

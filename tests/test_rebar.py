@@ -1,15 +1,13 @@
 """Jigs re-barred as slides (tfdl.music.rebar), checked by hand, on the corpus and by
 abc2midi, the reference."""
 
-import subprocess
-
 import pytest
+from played import abc2midi_notes
 
 from tfdl.music import abc
 from tfdl.music.abc2midi import abc2midi_check, find_abc2midi
 from tfdl.music.form import read_form
 from tfdl.music.meter import check_bars
-from tfdl.music.midi import read_midi_notes
 from tfdl.music.rebar import join_bars, slide_copies
 
 HEADER = "X:1\nT:Test\nM:6/8\nL:1/8\nK:D\n"
@@ -74,14 +72,10 @@ def test_abc2midi_plays_the_same_notes_at_the_same_times(tmp_path):
     assert len(pairs) >= 20
     assert all(c.metrical for c in abc2midi_check([j for _, j in pairs]))
     for n, (tune, joined) in enumerate(pairs):
-        notes = []
-        for name, text in (("a", tune), ("b", joined)):
-            (tmp_path / f"{name}{n}.abc").write_text(text + "\n")
-            subprocess.run(
-                ["abc2midi", tmp_path / f"{name}{n}.abc", "-o", tmp_path / f"{name}{n}.mid"],
-                capture_output=True, check=True, timeout=60,
-            )  # fmt: skip
-            notes.append(sorted(read_midi_notes(tmp_path / f"{name}{n}.mid")))
+        notes = [
+            abc2midi_notes(text, tmp_path / f"{name}{n}")
+            for name, text in (("a", tune), ("b", joined))
+        ]
         assert notes[0] == notes[1] and len(notes[0]) > 20, tune
 
 
@@ -91,11 +85,9 @@ def test_a_naive_join_would_change_a_note_abc2midi_hears(tmp_path):
         pytest.skip("abc2midi is not installed")
     tune = HEADER + "d^ga afd | geg ecA |\n"
     naive = tune.replace("M:6/8", "M:12/8").replace("afd |", "afd")
-    heard = []
-    for name, text in (("a", tune), ("b", naive)):
-        (tmp_path / f"{name}.abc").write_text(text)
-        subprocess.run(["abc2midi", tmp_path / f"{name}.abc", "-o", tmp_path / f"{name}.mid"],
-                       capture_output=True, check=True, timeout=60)  # fmt: skip
-        heard.append([p for _, p in sorted(read_midi_notes(tmp_path / f"{name}.mid"))])
+    heard = [
+        [p for _, p in abc2midi_notes(text, tmp_path / name)]
+        for name, text in (("a", tune), ("b", naive))
+    ]
     assert heard[0] != heard[1]
     assert join_bars(tune) is None

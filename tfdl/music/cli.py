@@ -453,16 +453,17 @@ def _export(args):
 
 
 def _report(args):
-    from tfdl.music.report import song_report, training_tunes
+    from tfdl.music.report import learnt_tunes, song_report, training_tunes
 
     model_dir, model, vocab, settings = _load_model(args)
     train = training_tunes(settings, args.data)  # before sampling: fail fast
+    learnt = learnt_tunes(settings, train)  # with its transposed and re-barred copies
 
     modes = {"form": (True, "keep"), "metrical": (True, "free"), "free": (False, "free")}
 
     def report_for(mode):
         songs, seconds, work = _sample(args, model, vocab, *modes[mode])
-        report = song_report(songs, train, args.run_length, args.processes)
+        report = song_report(songs, train, args.run_length, args.processes, learnt=learnt)
         report["generate_seconds"] = round(seconds, 1)
         if work is not None:  # bars and header lines the metrical sampler drew again
             report["sampler_work"] = work

@@ -51,6 +51,23 @@ def training_tunes(settings, data=None):
     return model_tunes(settings, data, "train")
 
 
+def learnt_tunes(settings, train):
+    """Every tune text a model trained on: its ``train`` tunes with the copies its run
+    added, made as training made them (``slides``: re-barred jigs, `tfdl.music.rebar`;
+    then ``transpose``: every tune in its mode's other common keys). A song that copies
+    a transposed or re-barred training tune is as memorised as one that copies the
+    tune itself."""
+    from tfdl.music.rebar import slide_copies
+    from tfdl.music.transpose import transpositions
+
+    tunes = list(train)
+    if settings.get("slides"):
+        tunes += slide_copies(tunes, settings["slides"], settings.get("seed", 0))
+    if settings.get("transpose"):
+        tunes = transpositions(tunes)[0]
+    return tunes
+
+
 def wilson_interval(successes, trials, z=1.96):
     """``(low, high)``: the Wilson score interval of a fraction ``successes / trials``.
 
@@ -121,7 +138,8 @@ def musical_numbers(songs, abc2midi=None):
     return numbers
 
 
-def song_report(songs, train_tunes, run_length=60, processes=None, min_bars=4, min_notes=8):
+def song_report(songs, train_tunes, run_length=60, processes=None, min_bars=4, min_notes=8,
+                learnt=None):  # fmt: skip
     """A JSON-able summary of generated songs.
 
     Keys: ``songs``; ``valid`` and ``valid_fraction`` (see `tfdl.music.songs.check_song`);
@@ -131,7 +149,9 @@ def song_report(songs, train_tunes, run_length=60, processes=None, min_bars=4, m
     ``reasons``, how many invalid songs failed in each layer; ``mean_length`` in
     characters (all songs) and ``mean_bars`` (valid songs); ``memorised`` and
     ``memorised_fraction``, the songs holding ``run_length`` characters of music copied
-    from one training tune (`tfdl.music.songs.MemorisationIndex`); the
+    from one training tune, or from one of ``learnt`` where given (`learnt_tunes`:
+    the training tunes with their transposed and re-barred copies;
+    `tfdl.music.songs.MemorisationIndex`); the
     `musical_numbers` of the songs; and ``reference``: the same numbers and
     ``mean_length`` for the training tunes, so generated and real stand side by side.
     """
@@ -139,7 +159,7 @@ def song_report(songs, train_tunes, run_length=60, processes=None, min_bars=4, m
     if not songs:
         raise ValueError("no songs to report on")
     checks = check_songs(songs, processes, min_bars, min_notes)
-    index = MemorisationIndex(train_tunes, run_length)
+    index = MemorisationIndex(train_tunes if learnt is None else learnt, run_length)
     memorised = sum(map(index.contains_run, songs))
     valid_bars = [c.bars for c in checks if c.valid]
     reasons = Counter(reason_kind(c.reason) for c in checks if not c.valid)

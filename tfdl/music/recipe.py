@@ -79,11 +79,11 @@ MAX_PARAMETERS_PER_CHAR = 2.5
 TRANSPOSED_WORTH = 2.0
 # Where the data runs out: the schedule ends after at most this many passes over the
 # tunes' own characters (transposed copies not counted), however long the budget. On
-# the 800-tune subset, transposed, `--minutes 20` (LSTM 384, dropout 0.3) passed its
-# best held-out loss at about 48 such epochs, its learning rate still high, and ended
-# worse (1.273 nats/char) than `--minutes 4`'s 33 epochs with the rate decayed
-# (1.259): a schedule that decays by the time the data is learnt ends lower.
-MAX_EPOCHS = 45.0
+# the 800-tune subset, transposed, `--minutes 20` (LSTM 384) ended at 1.273 nats/char
+# with its schedule spanning the budget (its best weights, at about 48 such epochs,
+# the rate still high), 1.266 ending at 45 epochs (its validation loss lowest at about
+# 32), and 1.264 ending at 35, in 454 s (bench/budget_results.json).
+MAX_EPOCHS = 35.0
 # (epochs at most, dropout): the first row whose bound the budget's epochs fit.
 DROPOUT_BY_EPOCHS = ((2.0, 0.0), (8.0, 0.1), (30.0, 0.2), (float("inf"), 0.3))
 # The probe may spend this fraction of the budget; each size gets a warm-up step

@@ -240,7 +240,7 @@ def _command_parser(*names):
             dict(steps=7, minutes=2.5, recipe="lab", batch_size=3, seq_length=11,
                  embedding_dim=5, rnn_units=6, learning_rate=0.02, lr_schedule="cosine",
                  warmup_steps=3, dropout=0.1, clip_norm=2.0, checkpoint_every=4, eval_every=2,
-                 transpose=True, lookback=True, hold_out_book="airdsAirs", seed=9),
+                 transpose=True, slides=0.3, lookback=True, hold_out_book="airdsAirs", seed=9),
         ),
         (
             ("digits", "train"),

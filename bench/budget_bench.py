@@ -205,7 +205,6 @@ def plot(results):
                     fontsize=8,
                 )
         ending = sorted((r for r in mine if r["recipe"] == AUTO), key=lambda r: r["minutes"])
-        ending += [r for r in mine if r["recipe"].endswith("ending at 45 epochs")]
         if ending:
             label = "--minutes M, transposing, ending where the data runs out"
             line(ending, "b-o", label, markersize=10)
@@ -223,6 +222,11 @@ def plot(results):
                 lambda name: name == "auto, transposing past 8 epochs",
                 "v",
                 "--minutes M, transposing, before the cap",
+            ),
+            (
+                lambda name: name.endswith("ending at 45 epochs"),
+                "o",
+                "--minutes M, transposing, ending at 45 epochs",
             ),
             (
                 lambda name: name.startswith("sweep"),

@@ -79,10 +79,9 @@ def test_abc2midi_plays_the_same_notes_at_the_same_times(tmp_path):
         assert notes[0] == notes[1] and len(notes[0]) > 20, tune
 
 
+@pytest.mark.skipif(find_abc2midi() is None, reason="abc2midi is not installed")
 def test_a_naive_join_would_change_a_note_abc2midi_hears(tmp_path):
     # why the accidental rule exists: without it the second bar's g sounds sharp
-    if find_abc2midi() is None:
-        pytest.skip("abc2midi is not installed")
     tune = HEADER + "d^ga afd | geg ecA |\n"
     naive = tune.replace("M:6/8", "M:12/8").replace("afd |", "afd")
     heard = [

@@ -32,8 +32,6 @@ from tfdl.music.notation import FIELD_LINE, NOT_NOTES, NOTE, key_index
 
 __all__ = ["join_bars", "slide_copies"]
 
-# What a bar line cannot hide in: quoted text, decorations, inline fields.
-_NOT_BAR_LINES = re.compile(NOT_NOTES.pattern)
 _METER = re.compile(r"^M:\s*6/8\s*$", re.M)
 # What the re-barring does not handle (see the module's doc).
 _REFUSED = re.compile(r"\[[A-Za-z]:|%|\\\s*$|\|\s?\d|\[\d|:\d", re.M)
@@ -41,10 +39,10 @@ _REFUSED = re.compile(r"\[[A-Za-z]:|%|\\\s*$|\|\s?\d|\[\d|:\d", re.M)
 
 def _bar_lines(body):
     """``(start, end)`` of each bar line of ``body``, outside quotes, decorations and
-    inline fields, in order."""
+    inline fields (`NOT_NOTES`), in order."""
     found, pos = [], 0
     while pos < len(body):
-        skip = _NOT_BAR_LINES.match(body, pos)
+        skip = NOT_NOTES.match(body, pos)
         if skip:
             pos = skip.end()
             continue
@@ -82,8 +80,8 @@ def _joins(body, lines, lengths, meter):
         if body[start:end] == "|" and i < len(lines) - 1:
             continue  # a single bar line: the part goes on
         bars, part = part, []
-        if bars and not bars[0][1] and len(bars) == 1:
-            continue  # |: at the start, or a part's first line
+        if len(bars) == 1 and not bars[0][1]:
+            continue  # nothing before |: (at the start, or after a part's close)
         if bars[0][1] < meter:
             bars = bars[1:]  # a pickup
         if not bars or len(bars) % 2 or bars[-1][1] > meter:
@@ -98,11 +96,11 @@ def _accidental_carries(first, second):
     """True if an accidental in bar ``first`` would reach a plain note of ``second``
     once the two are one bar (same letter and octave, as ABC holds them)."""
     held = set()
-    for match in NOTE.finditer(_NOT_BAR_LINES.sub(" ", first)):
+    for match in NOTE.finditer(NOT_NOTES.sub(" ", first)):
         if match[1]:
             held.add((match[2], match[3]))
     seen = set()
-    for match in NOTE.finditer(_NOT_BAR_LINES.sub(" ", second)):
+    for match in NOTE.finditer(NOT_NOTES.sub(" ", second)):
         name = (match[2], match[3])
         if name in held and name not in seen and not match[1]:
             return True
@@ -174,6 +172,8 @@ def slide_copies(tunes, share, seed=0):
     re-barred, chosen with ``seed``: ``round(share * those)`` of them, in order."""
     if not 0 <= share <= 1:
         raise ValueError(f"share must be in [0, 1], got {share!r}")
-    joined = [(i, j) for i, j in ((i, join_bars(t)) for i, t in enumerate(tunes)) if j]
+    if not share:
+        return []
+    joined = [j for j in map(join_bars, tunes) if j]
     chosen = sorted(random.Random(seed).sample(range(len(joined)), round(share * len(joined))))
-    return [joined[k][1] for k in chosen]
+    return [joined[k] for k in chosen]

@@ -187,7 +187,7 @@ def _split_tunes(config, data, resume=False):
     train, val = abc.train_val_split(tunes, config.val_fraction, config.seed)
     if not val:
         raise UserError(f"need at least 2 tunes to hold some out for validation, got {len(tunes)}")
-    slides = slide_copies(train, config.slides, config.seed) if config.slides else []
+    slides = slide_copies(train, config.slides, config.seed)
     train = train + slides
     auto = config.transpose is None and config.recipe_name() == "auto" and not resume
     augmented = transpositions(train) if config.transpose or auto else None

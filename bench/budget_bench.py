@@ -3,7 +3,8 @@
     python bench/budget_bench.py --phase grid        # sizes x 1 and 4 minutes (the rule)
     python bench/budget_bench.py --phase accept      # lab vs --minutes 4 and 20, same data
     python bench/budget_bench.py --phase shipped     # --minutes 1, 4, 20 on the shipped corpus
-    python bench/budget_bench.py --phase schedule    # --minutes 20 alone (its end at MAX_EPOCHS)
+    python bench/budget_bench.py --phase schedule    # --minutes 20 and 4 alone (MAX_EPOCHS)
+    python bench/budget_bench.py --phase regularise  # --minutes 20: more dropout, longer, larger
     python bench/budget_bench.py --plot-only         # the figure from the results so far
 
 Two corpora: the shipped one (3,360 tunes) and an 800-tune subset of it drawn with
@@ -40,8 +41,9 @@ SUBSET_TUNES = 800
 # characters and ends its schedule at MAX_EPOCHS of them (tfdl.music.recipe). Runs
 # labelled plain "auto" measured the recipe before these rules, "auto, transposing past
 # 8 epochs" before the cap, "..., capped" before the schedule's end at MAX_EPOCHS
-# ("..., ending at 45 epochs": MAX_EPOCHS was 45).
-AUTO = "auto, transposing past 8 epochs, capped, ending at 35 epochs"
+# ("..., ending at 45 epochs": MAX_EPOCHS was 45; "..., ending at 35 epochs": MAX_EPOCHS
+# was 35, before dropout rose past LONG_EPOCHS).
+AUTO = "auto, transposing past 8 epochs, capped, ending at 50 epochs, dropout 0.35 past 35"
 PHASES = {
     # Fixed sizes under the auto recipe's other choices: where the size rule comes from.
     "grid": [
@@ -56,8 +58,16 @@ PHASES = {
     "shipped": [("shipped", 4, None), ("shipped", 20, None), ("shipped", 1, None)],
     # The schedule's end where the data runs out (MAX_EPOCHS): its steps do not depend
     # on the machine's speed once the budget reaches them, so it may run beside others.
-    "schedule": [("subset800", 20, None)],
+    # The 4-minute run's do: run the phase alone.
+    "schedule": [("subset800", 20, None), ("subset800", 4, None)],
     "more": [("subset800", 1, None), ("subset800", 20, 384), ("shipped", 4, 384)],
+    # Point 4 of #26: can a 20-minute budget use its time past the 4-minute run's
+    # ~35 epochs? (corpus, minutes, LSTM units, dropout, passes over the tunes' own
+    # characters where the schedule ends, instead of MAX_EPOCHS).
+    "regularise": [
+        ("subset800", 20, 384, 0.35, 50),
+        ("subset800", 20, 512, 0.35, 35),
+    ],
 }
 
 
@@ -90,15 +100,30 @@ def record(results, entry):
     print(json.dumps(entry), flush=True)
 
 
-def run_budget(corpus_name, minutes, units, work, results):
+def recipe_name(units, dropout=None, epochs=None):
+    """The results' name of an auto-recipe run (see AUTO and PHASES)."""
+    if units is None:
+        return AUTO
+    if dropout is None:
+        return f"auto, LSTM {units} fixed"
+    return f"auto, LSTM {units} fixed, dropout {dropout:g}, ending at {epochs:g} epochs"
+
+
+def run_budget(corpus_name, minutes, units, work, results, dropout=None, epochs=None):
+    from tfdl.music import recipe
     from tfdl.music.train import MusicConfig, train_music
 
     data, held_out = corpus(corpus_name, work)
     out = work / f"{corpus_name}-{minutes}-{units}"
     shutil.rmtree(out, ignore_errors=True)
-    config = MusicConfig(minutes=minutes, rnn_units=units, sample_songs=0)
+    config = MusicConfig(minutes=minutes, rnn_units=units, dropout=dropout, sample_songs=0)
     started = time.perf_counter()
-    settings = train_music(config, out, data, tracking="off", progress=False, log=print)
+    max_epochs = recipe.MAX_EPOCHS
+    recipe.MAX_EPOCHS = epochs or max_epochs  # the recipe reads it at each call
+    try:
+        settings = train_music(config, out, data, tracking="off", progress=False, log=print)
+    finally:
+        recipe.MAX_EPOCHS = max_epochs
     wall = time.perf_counter() - started
     history = json.loads((out / "history.json").read_text())
     seconds = dict(zip(history["steps"], history["seconds"]))
@@ -106,7 +131,7 @@ def run_budget(corpus_name, minutes, units, work, results):
         results,
         {
             "corpus": corpus_name,
-            "recipe": AUTO if units is None else f"auto, LSTM {units} fixed",
+            "recipe": recipe_name(units, dropout, epochs),
             "transpose": settings["transpose"],
             "minutes": minutes,
             "rnn_units": settings["rnn_units"],
@@ -150,8 +175,8 @@ def run_lab(corpus_name, work, results):
         )
 
 
-def done(results, corpus_name, minutes, units):
-    recipe = AUTO if units is None else f"auto, LSTM {units} fixed"
+def done(results, corpus_name, minutes, units, dropout=None, epochs=None):
+    recipe = recipe_name(units, dropout, epochs)
     return any(
         (r["corpus"], r["minutes"], r["recipe"]) == (corpus_name, minutes, recipe) for r in results
     )
@@ -175,7 +200,7 @@ def plot(results):
                 "k-o",
                 label="lab recipe (LSTM 1024, 8 x 100, Adam 5e-3)",
             )
-        sizes = sorted({r["rnn_units"] for r in mine if r["recipe"].startswith("auto, LSTM")})
+        sizes = sorted({r["rnn_units"] for r in mine if r["recipe"].endswith(" fixed")})
         for units in sizes:
             runs = sorted(
                 (r for r in mine if r["recipe"] == f"auto, LSTM {units} fixed"),
@@ -229,6 +254,16 @@ def plot(results):
                 "--minutes M, transposing, ending at 45 epochs",
             ),
             (
+                lambda name: name.endswith("capped, ending at 35 epochs"),
+                "s",
+                "--minutes M, transposing, ending at 35 epochs (dropout 0.2)",
+            ),
+            (
+                lambda name: name.startswith("auto, LSTM") and "dropout" in name,
+                "D",
+                "--minutes 20, more dropout, longer or larger (#26 point 4)",
+            ),
+            (
                 lambda name: name.startswith("sweep"),
                 ".",
                 "2-minute sweeps of batch, window, rate (LSTM 256-512)",
@@ -264,14 +299,14 @@ def main():
         start_tensorflow()
         work = Path(tempfile.mkdtemp(prefix="budget-bench-"))
         for phase in args.phase:
-            for corpus_name, minutes, units in PHASES[phase]:
+            for corpus_name, minutes, units, *regular in PHASES[phase]:
                 if minutes == "lab":
                     if not any(
                         r["recipe"] == "lab" and r["corpus"] == corpus_name for r in results
                     ):
                         run_lab(corpus_name, work, results)
-                elif not done(results, corpus_name, minutes, units):
-                    run_budget(corpus_name, minutes, units, work, results)
+                elif not done(results, corpus_name, minutes, units, *regular):
+                    run_budget(corpus_name, minutes, units, work, results, *regular)
         shutil.rmtree(work, ignore_errors=True)
     if results:
         plot(results)

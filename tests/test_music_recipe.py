@@ -67,16 +67,18 @@ def test_transposed_copies_count_as_at_most_twice_the_tunes_own_characters():
 def test_a_long_budget_ends_its_schedule_where_the_data_runs_out():
     small = IDS[:400_000]
     settings, why = fit_recipe(1e6, small, 50, probe=table_probe([]))
-    # 35 passes over 400 k characters in windows of 32 x 100
-    assert settings["steps"] == int(recipe.MAX_EPOCHS * 400_000 / 3200) == 4375
+    # 50 passes over 400 k characters in windows of 32 x 100
+    assert settings["steps"] == int(recipe.MAX_EPOCHS * 400_000 / 3200) == 6250
     assert why["epochs_of_own_text"] == pytest.approx(recipe.MAX_EPOCHS, abs=0.01)
     # transposed copies are not more data to learn: the tunes' own 100 k count
     settings, why = fit_recipe(1e6, small, 50, probe=table_probe([]), data_chars=100_000)
     assert settings["steps"] == int(recipe.MAX_EPOCHS * 100_000 / 3200)
-    assert settings["dropout"] == dropout_for(settings["steps"] * 3200 / 400_000)
+    # 12.5 passes over the transposed text would take 0.2; 50 over the tunes' own, 0.35
+    assert dropout_for(settings["steps"] * 3200 / 400_000) == 0.2
+    assert settings["dropout"] == recipe.LONG_DROPOUT == 0.35
     # a short budget is not stretched, and steps the user gives are kept
     settings, _ = fit_recipe(100.0, small, 50, probe=table_probe([]))
-    assert settings["steps"] < 4375
+    assert settings["steps"] < 6250
     settings, _ = fit_recipe(1e6, small, 50, {"steps": 9000}, probe=table_probe([]))
     assert settings["steps"] == 9000
 
@@ -104,6 +106,10 @@ def test_settings_the_user_fixed_are_kept_and_only_their_size_is_probed():
 def test_dropout_rises_with_the_epochs_a_budget_allows():
     rates = [dropout_for(epochs) for epochs in (0.5, 2, 5, 20, 100)]
     assert rates == sorted(rates) and rates[0] == 0.0 and rates[-1] > 0.2
+    # past LONG_EPOCHS passes over the tunes' own text, at least LONG_DROPOUT
+    assert dropout_for(10, own_epochs=recipe.LONG_EPOCHS) == 0.2
+    assert dropout_for(10, own_epochs=recipe.LONG_EPOCHS + 1) == recipe.LONG_DROPOUT
+    assert dropout_for(1, own_epochs=recipe.LONG_EPOCHS + 1) == recipe.LONG_DROPOUT
 
 
 def test_the_lab_recipe_is_the_labs_hyperparameters_and_probes_only_for_a_budget():

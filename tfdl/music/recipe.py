@@ -14,7 +14,9 @@ from measurements:
    ``bench/budget_bench.py`` and its figure).
 3. **Regularisation from epochs.** Dropout rises with how many times the budget
    goes over the corpus: a model that sees each tune once cannot overfit it, one
-   that sees it 30 times will.
+   that sees it 30 times will. Past 35 passes over the tunes' own text (transposed
+   copies not counted) it is 0.35, so that a long budget on a small corpus can use
+   them.
 4. **Schedule.** Warm-up over the first steps, then cosine decay to 1 % at the
    last planned step, so the learning rate reaches its floor when the budget ends,
    or where the data runs out (``MAX_EPOCHS``), whichever comes first: a long budget
@@ -78,12 +80,16 @@ MAX_PARAMETERS_PER_CHAR = 2.5
 # still improving (bench/budget_results.json).
 TRANSPOSED_WORTH = 2.0
 # Where the data runs out: the schedule ends after at most this many passes over the
-# tunes' own characters (transposed copies not counted), however long the budget. On
-# the 800-tune subset, transposed, `--minutes 20` (LSTM 384) ended at 1.273 nats/char
-# with its schedule spanning the budget (its best weights, at about 48 such epochs,
-# the rate still high), 1.266 ending at 45 epochs (its validation loss lowest at about
-# 32), and 1.264 ending at 35, in 454 s (bench/budget_results.json).
-MAX_EPOCHS = 35.0
+# tunes' own characters (transposed copies not counted), however long the budget, and
+# past LONG_EPOCHS of them dropout rises to LONG_DROPOUT. On the 800-tune subset,
+# transposed, `--minutes 20` (LSTM 384) at dropout 0.2 ended at 1.273 nats/char with
+# its schedule spanning the budget (its best weights at about 48 such epochs, the rate
+# still high), 1.266 ending at 45 epochs (its validation loss lowest at about 32) and
+# 1.264 ending at 35; at dropout 0.35, ending at 50, at 1.231, still improving. A
+# `--minutes 4` run (33 epochs, dropout 0.2): 1.259 (bench/budget_results.json).
+MAX_EPOCHS = 50.0
+LONG_EPOCHS = 35.0
+LONG_DROPOUT = 0.35
 # (epochs at most, dropout): the first row whose bound the budget's epochs fit.
 DROPOUT_BY_EPOCHS = ((2.0, 0.0), (8.0, 0.1), (30.0, 0.2), (float("inf"), 0.3))
 # The probe may spend this fraction of the budget; each size gets a warm-up step
@@ -116,8 +122,11 @@ def parameter_count(vocab_size, embedding_dim, rnn_units, lookback=None):
     return vocab_size * embedding_dim + offers + lstm + (rnn_units + 1) * vocab_size
 
 
-def dropout_for(epochs):
-    return next(rate for bound, rate in DROPOUT_BY_EPOCHS if epochs <= bound)
+def dropout_for(epochs, own_epochs=0.0):
+    """The recipe's dropout for ``epochs`` passes over the training text (transposed
+    copies included) and ``own_epochs`` over the tunes' own text."""
+    rate = next(rate for bound, rate in DROPOUT_BY_EPOCHS if epochs <= bound)
+    return max(rate, LONG_DROPOUT) if own_epochs > LONG_EPOCHS else rate
 
 
 def music_model(vocab_size, embedding_dim, rnn_units, dropout=0.0, lookback=None):
@@ -221,6 +230,7 @@ def fit_recipe(budget_seconds, ids, vocab_size, fixed=None, log=None, probe=None
     last_step = max(1, int(MAX_EPOCHS * own_chars / (batch_size * seq_length)))
     steps = fixed.get("steps") or min(plan_steps(seconds_per_step, train_seconds), last_step)
     epochs = steps * batch_size * seq_length / len(ids)
+    own_epochs = steps * batch_size * seq_length / own_chars
     settings = {
         "batch_size": batch_size,
         "seq_length": seq_length,
@@ -233,7 +243,7 @@ def fit_recipe(budget_seconds, ids, vocab_size, fixed=None, log=None, probe=None
             if fixed.get("lr_schedule") == "constant"
             else min(MAX_WARMUP_STEPS, int(WARMUP_FRACTION * steps))
         ),
-        "dropout": dropout_for(epochs),
+        "dropout": dropout_for(epochs, own_epochs),
         "clip_norm": CLIP_NORM,
         "steps": steps,
     }
@@ -250,12 +260,15 @@ def fit_recipe(budget_seconds, ids, vocab_size, fixed=None, log=None, probe=None
             f"in the budget and <= {MAX_PARAMETERS_PER_CHAR} parameters per character of data"
         ),
         "planned_epochs": round(epochs, 2),
-        "epochs_of_own_text": round(steps * batch_size * seq_length / own_chars, 2),
+        "epochs_of_own_text": round(own_epochs, 2),
         "steps_rule": (
             f"the budget's steps, at most {MAX_EPOCHS:g} passes over the tunes' own "
             f"characters ({last_step} steps)"
         ),
-        "dropout_rule": f"{DROPOUT_BY_EPOCHS} as (epochs at most, dropout)",
+        "dropout_rule": (
+            f"{DROPOUT_BY_EPOCHS} as (epochs at most, dropout); at least {LONG_DROPOUT} "
+            f"past {LONG_EPOCHS:g} passes over the tunes' own characters"
+        ),
         "user_fixed": sorted(fixed),
     }
     return settings, why

@@ -199,3 +199,19 @@ def test_abc2midi_check_reports_bad_bars_and_errors_per_song():
     assert [j.metrical for j in judged] == [True, False, False]
     assert [j.parsed for j in judged] == [True, True, False]
     assert judged[1].bad_bars == 1 and judged[0].bad_bars == 0
+
+
+@needs_abc2midi
+def test_abc2midi_check_goes_on_after_a_song_that_stops_abc2midi():
+    # `c/6` stops abc2midi ("note length denominator is zero or less", exit 1) and it
+    # says nothing of the songs after: they must be checked again, not taken as fine.
+    good, stops, long_bar = (
+        tune("DED DFA | dcd efg |"),
+        tune("DED c/6 DFA | dcd efg |"),
+        tune("DED DFA | dcd efg a | faf ecA |"),
+    )
+    judged = abc2midi_check([good, stops, long_bar, good])
+    assert [j.parsed for j in judged] == [True, False, True, True]
+    assert [j.metrical for j in judged] == [True, False, False, True]
+    assert judged[2].bad_bars == 1
+    assert "abc2midi stopped here" in judged[1].errors

@@ -53,12 +53,25 @@ def count_bar_lines(song):
 def abc2midi_check(songs, program=None, timeout=120):
     """`Abc2midiCheck` for each song (ABC text with a header), in order.
 
+    Some errors stop abc2midi (``c/6``: "note length denominator is zero or less"):
+    it exits non-zero and says nothing of the songs after. The song it stopped in is
+    not parsed, and the songs after it go through abc2midi again.
+
     Raises `MissingFileError` (a FileNotFoundError) when abc2midi is not installed.
     """
     program = program or find_abc2midi()
     if program is None:
         raise MissingFileError("abc2midi is not installed (Debian: apt-get install abcmidi)")
     songs = list(songs)
+    checks = []
+    while len(checks) < len(songs):
+        checks += _check_run(songs[len(checks) :], program, timeout)
+    return checks
+
+
+def _check_run(songs, program, timeout):
+    """`Abc2midiCheck` for ``songs`` from one abc2midi run: for each of them, or up to
+    and including the song where abc2midi stopped."""
     texts, starts, line = [], [], 1
     for n, song in enumerate(songs, 1):
         lines = song.strip("\n").split("\n")
@@ -74,6 +87,7 @@ def abc2midi_check(songs, program=None, timeout=120):
         result = subprocess.run(
             [program, str(path), "-c"], capture_output=True, text=True, timeout=timeout, cwd=tmp
         )
+    last = -1  # the last song abc2midi spoke of
     for message in (result.stdout + result.stderr).splitlines():
         match = _MESSAGE.match(message)
         if not match:
@@ -81,12 +95,18 @@ def abc2midi_check(songs, program=None, timeout=120):
         song = bisect.bisect_right(starts, int(match[2])) - 1
         if song < 0:
             continue
+        last = max(last, song)
         if match[1] == "Error":
             errors[song].append(match[3])
             continue
         bar = _BAR_WARNING.match(match[3])
         if bar:
             flagged[song].add(int(bar[1]))
+    if result.returncode != 0:
+        if last < 0:
+            raise RuntimeError(f"abc2midi failed without naming a line: {result.stderr.strip()}")
+        errors[last].append("abc2midi stopped here")
+        songs = songs[: last + 1]
     return [
         Abc2midiCheck(not e, not e and not f, len(f), count_bar_lines(s), e)
         for s, e, f in zip(songs, errors, flagged)

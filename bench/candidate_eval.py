@@ -27,8 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from lookback_bench import KEYS, RESULTS, tfdl
-from pretrain_experiment import other_tunes
+from lookback_bench import KEYS, RESULTS, report_numbers, tfdl, write_misc_folk
 
 HERE = Path(__file__).resolve().parent
 SEEDS = ((1, 100), (2, 100), (3, 200))  # the model card's reports: (seed, songs)
@@ -41,8 +40,7 @@ def measure(model, arm, command):
     settings = json.loads((Path(model) / "settings.json").read_text())
     losses = {}
     with tempfile.TemporaryDirectory() as tmp:
-        misc = Path(tmp) / "misc_folk.abc"
-        misc.write_text("\n\n".join(other_tunes(["miscFolk"])) + "\n")
+        misc = write_misc_folk(Path(tmp) / "misc_folk.abc")
         for name, flags in (
             ("val_loss_whole_tunes", ["--split", "val"]),
             ("book_loss", ["--split", "book"]),
@@ -51,7 +49,7 @@ def measure(model, arm, command):
             scored = json.loads(tfdl("music", "evaluate", "--model", model, *flags))
             losses[name] = round(scored["loss"], 4)
             print(f"{name}: {losses[name]}", flush=True)
-    entries = []
+    entries, code = [], _commit()
     for seed, songs in SEEDS:
         report = json.loads(
             tfdl("music", "report", "--model", model, "--num-songs", songs, "--seed", seed)
@@ -60,7 +58,7 @@ def measure(model, arm, command):
             "arm": arm,
             "corpus": "book",
             "minutes": None,
-            "code": _commit(),
+            "code": code,
             "command": command,
             "rnn_units": settings["rnn_units"],
             "parameters": settings["parameters"],
@@ -74,11 +72,7 @@ def measure(model, arm, command):
             "report_seed": seed,
             "songs": songs,
         }
-        for mode in ("form", "metrical", "free"):
-            numbers = report if report.get("sampling") == mode else report.get(mode, {})
-            keys = (*KEYS, "abc2midi_parse_fraction")
-            entry[mode] = {k: numbers[k] for k in keys if k in numbers}
-        entry["reference"] = {k: report["reference"].get(k) for k in KEYS[:-1]}
+        entry |= report_numbers(report, (*KEYS, "abc2midi_parse_fraction"))
         entries.append(entry)
         print(f"seed {seed}: free abc2midi metrical {entry['free']['abc2midi_metrical_fraction']}")
     types = subprocess.run(

@@ -57,6 +57,25 @@ def tfdl(*args, log=None):
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
 
 
+def report_numbers(report, keys=KEYS):
+    """A `tfdl music report`'s ``keys`` for each sampling mode (the chosen one's are at
+    its top level, the others' under their names), and the training tunes' reference."""
+    numbers = {}
+    for mode in ("form", "metrical", "free"):
+        sampled = report if report.get("sampling") == mode else report.get(mode, {})
+        numbers[mode] = {k: sampled[k] for k in keys if k in sampled}
+    numbers["reference"] = {k: report["reference"].get(k) for k in KEYS[:-1]}
+    return numbers
+
+
+def write_misc_folk(path):
+    """Write music21's miscFolk tunes, cleaned as the corpus, to ``path``; return it."""
+    from pretrain_experiment import other_tunes
+
+    path.write_text("\n\n".join(other_tunes(["miscFolk"])) + "\n")
+    return path
+
+
 def train_arms(args, work, data_flags):
     runs = {}
     for arm in ("plain", "lookback"):
@@ -104,10 +123,7 @@ def main():
         data_flags = ["--hold-out-book", BOOK]
     also = None
     if args.also_misc_folk:
-        from pretrain_experiment import other_tunes
-
-        also = work / "misc_folk.abc"
-        also.write_text("\n\n".join(other_tunes(["miscFolk"])) + "\n")
+        also = write_misc_folk(work / "misc_folk.abc")
     started = time.time()
     train_arms(args, work, data_flags)
     print(f"trained in {time.time() - started:.0f} s", flush=True)
@@ -137,10 +153,7 @@ def main():
         report = json.loads(
             tfdl("music", "report", "--model", out, "--num-songs", args.songs, "--seed", 1)
         )
-        for mode in ("form", "metrical", "free"):
-            numbers = report if report.get("sampling") == mode else report.get(mode, {})
-            entry[mode] = {k: numbers[k] for k in KEYS if k in numbers}
-        entry["reference"] = {k: report["reference"].get(k) for k in KEYS[:-1]}
+        entry |= report_numbers(report)
         results.append(entry)
         RESULTS.write_text(json.dumps(results, indent=1) + "\n")
         print(json.dumps(entry), flush=True)
